@@ -1,0 +1,87 @@
+# postroom - top-level entry points.  See README.md.
+#
+#   make run     bootstrap, build, demo MailRoot in ./var, serve in foreground
+#   make test    bootstrap, sanitizer build, unit + integration tests
+#   make build   optimised build in ./build
+#   make bench   benchmarks against Postfix (bench/)
+#   make fuzz    libFuzzer targets with clang in ./build-fuzz
+#   make clean   remove build trees (./var is kept)
+
+BUILD      ?= build
+ASAN       ?= build-asan
+FUZZ       ?= build-fuzz
+PYTHON     ?= /usr/bin/python3
+PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 30
+
+# Unprivileged demo ports for `make run`.
+RUN_ROOT   ?= var/MailRoot
+RUN_DOMAIN ?= demo.test
+RUN_OPTS   ?= -Md -Sp 2525 -Xp 2465 -Pp 2110 -Bp 2995 -Fp 2079 \
+	      -Cp 6017 -Wp 6018 -SI 127.0.0.1 -XI 127.0.0.1 -PI 127.0.0.1 \
+	      -BI 127.0.0.1 -FI 127.0.0.1 -CI 127.0.0.1 -WI 127.0.0.1
+
+.PHONY: all build test run bench fuzz clean bootstrap unit integration
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized >/dev/null
+
+$(ASAN)/build.ninja:
+	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined \
+	    -Db_lundef=false >/dev/null
+
+build: bootstrap $(BUILD)/build.ninja
+	@ninja -C $(BUILD) | grep -v '^ninja: no work to do' || true
+	@test -x $(BUILD)/postroom
+
+unit: bootstrap $(ASAN)/build.ninja
+	@ninja -C $(ASAN) >/dev/null
+	meson test -C $(ASAN) --suite unit --print-errorlogs -q
+
+integration: bootstrap $(ASAN)/build.ninja
+	@ninja -C $(ASAN) >/dev/null
+	POSTROOM_BIN=$(CURDIR)/$(ASAN)/postroom \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(PYTHON) -m pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+test: unit integration
+
+run: build
+	@if [ ! -e $(RUN_ROOT)/server.tab ]; then \
+	    $(BUILD)/postroom init --domain $(RUN_DOMAIN) \
+	        --user demo:demo --admin admin:admin $(RUN_ROOT); \
+	fi
+	@echo
+	@echo "postroom is starting in the foreground (Ctrl-C stops it)."
+	@echo "MailRoot: $(RUN_ROOT)   domain: $(RUN_DOMAIN)   account: demo / demo"
+	@echo
+	@echo "Try, from another terminal:"
+	@echo "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
+	@echo "  stop cleanly:    touch $(RUN_ROOT)/.shutdown"
+	@echo "SMTP (2525), POP3 (2110) and CTRL (6017) arrive with the next"
+	@echo "releases; their options are already accepted."
+	@echo
+	exec $(BUILD)/postroom serve -Ms $(RUN_ROOT) $(RUN_OPTS)
+
+bench: build
+	@bench/run
+
+fuzz: bootstrap
+	@test -f $(FUZZ)/build.ninja || CC=clang meson setup $(FUZZ) \
+	    --buildtype=debug -Dfuzz=true -Db_sanitize=address,undefined \
+	    -Db_lundef=false >/dev/null
+	ninja -C $(FUZZ)
+	@for f in $(FUZZ)/fuzz_*; do \
+	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	        2>&1 | tail -n 2 || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -1,0 +1,416 @@
+/*
+ * cli_serve.c - `postroom serve`: start-up, listeners, privilege drop,
+ * signals, reload, graceful shutdown.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "config/options.h"
+#include "core/ev.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/work.h"
+#include "fingerd/fingerd.h"
+
+#define SERVE_GRACE_SECONDS	10	/* wait for sessions at shutdown */
+#define SERVE_TICK_MS		500	/* .shutdown and change polling */
+
+struct serve {
+	struct serve_opts	 o;
+	struct event_base	*base;		/* main thread: signals, timers */
+	struct event		*tick;
+	struct event		*sig[4];
+	char			 pid_path[4096];
+	char			 shutdown_path[4096];
+	int			 pid_fd;
+	int			 lock_fd;
+	bool			 stopping;
+	struct timespec		 stop_at;
+	struct ev_service	 finger;
+};
+
+/* serve_pid_path - where the PID file goes */
+static int
+serve_pid_path(struct serve *s)
+{
+	const char *dir;
+	int n;
+
+	if (s->o.pid_file[0] != '\0')
+		return str_copy(s->pid_path, s->o.pid_file,
+		    sizeof(s->pid_path)) ? 0 : -1;
+	if (s->o.pid_dir[0] != '\0')
+		dir = s->o.pid_dir;
+	else if (geteuid() == 0)
+		dir = "/var/run";
+	else
+		dir = s->o.mailroot;
+	n = snprintf(s->pid_path, sizeof(s->pid_path), "%s/postroom.pid",
+	    dir);
+	return n < 0 || (size_t)n >= sizeof(s->pid_path) ? -1 : 0;
+}
+
+/* lock_file - open and exclusively lock a file; -1 if held elsewhere */
+static int
+lock_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* serve_pidfile - lock the MailRoot and write the PID file */
+static int
+serve_pidfile(struct serve *s)
+{
+	char lock[4096], pid[32];
+	int n;
+
+	if (fs_path(lock, sizeof(lock), s->o.mailroot, ".postroom.lock") ==
+	    -1)
+		return -1;
+	s->lock_fd = lock_file(lock);
+	if (s->lock_fd == -1) {
+		log_error("%s: %s (is another postroom using this MailRoot?)",
+		    lock, strerror(errno));
+		return -1;
+	}
+	if (serve_pid_path(s) == -1) {
+		log_error("PID file path too long");
+		return -1;
+	}
+	s->pid_fd = lock_file(s->pid_path);
+	if (s->pid_fd == -1) {
+		log_error("PID file %s: %s", s->pid_path, strerror(errno));
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(s->pid_fd, 0) == -1 ||
+	    pwrite(s->pid_fd, pid, (size_t)n, 0) != n) {
+		log_error("PID file %s: %s", s->pid_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* serve_listen - listeners of one service from its options */
+static int
+serve_listen(struct ev_service *svc, const struct svc_opts *so)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	socklen_t len;
+	size_t i;
+
+	if (so->nbind == 0) {
+		memset(&ss, 0, sizeof(ss));
+		if (so->ipv6) {
+			sin6 = (struct sockaddr_in6 *)&ss;
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = in6addr_any;
+			sin6->sin6_port = htons((uint16_t)so->port);
+			len = sizeof(*sin6);
+		} else {
+			sin = (struct sockaddr_in *)&ss;
+			sin->sin_family = AF_INET;
+			sin->sin_addr.s_addr = htonl(INADDR_ANY);
+			sin->sin_port = htons((uint16_t)so->port);
+			len = sizeof(*sin);
+		}
+		return ev_listen(svc, (struct sockaddr *)&ss, len);
+	}
+	for (i = 0; i < so->nbind; i++) {
+		ss = so->bind[i];
+		len = so->bindlen[i];
+		if (ss.ss_family == AF_INET6) {
+			sin6 = (struct sockaddr_in6 *)&ss;
+			if (sin6->sin6_port == 0)
+				sin6->sin6_port = htons((uint16_t)so->port);
+		} else {
+			sin = (struct sockaddr_in *)&ss;
+			if (sin->sin_port == 0)
+				sin->sin_port = htons((uint16_t)so->port);
+		}
+		if (ev_listen(svc, (struct sockaddr *)&ss, len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* serve_services - set up and bind every implemented service */
+static int
+serve_services(struct serve *s)
+{
+	const struct svc_opts *f = &s->o.svc[SVC_FINGER];
+
+	if (!f->disabled) {
+		fingerd_service_init(&s->finger, f->timeout, f->max_sessions,
+		    f->log);
+		s->finger.rcvbuf = s->o.rcvbuf;
+		s->finger.sndbuf = s->o.sndbuf;
+		if (serve_listen(&s->finger, f) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* serve_drop_privileges - become --user after binding */
+static int
+serve_drop_privileges(const struct serve *s)
+{
+	struct passwd *pw;
+
+	if (s->o.user[0] == '\0')
+		return 0;
+	if (geteuid() != 0) {
+		log_error("--user %s needs to start as root", s->o.user);
+		return -1;
+	}
+	pw = getpwnam(s->o.user);
+	if (pw == NULL) {
+		log_error("--user %s: no such user", s->o.user);
+		return -1;
+	}
+	if (fchown(s->pid_fd, pw->pw_uid, pw->pw_gid) == -1 ||
+	    setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_error("cannot drop privileges to %s: %s", s->o.user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_error("privilege drop to %s did not stick", s->o.user);
+		return -1;
+	}
+	log_info("running as user %s (uid %ld)", s->o.user,
+	    (long)pw->pw_uid);
+	return 0;
+}
+
+/* serve_begin_stop - stop accepting, let sessions finish */
+static void
+serve_begin_stop(struct serve *s, const char *why)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	clock_gettime(CLOCK_MONOTONIC, &s->stop_at);
+	s->stop_at.tv_sec += SERVE_GRACE_SECONDS;
+	log_info("shutting down (%s), %d session(s) open", why,
+	    ev_sessions());
+	ev_stop_accepting();
+}
+
+/* serve_tick - periodic: .shutdown, table changes, end of grace */
+static void
+serve_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *s = arg;
+	struct timespec now;
+
+	(void)fd;
+	(void)what;
+	if (!s->stopping) {
+		if (fs_exists(s->shutdown_path)) {
+			(void)unlink(s->shutdown_path);
+			serve_begin_stop(s, ".shutdown file");
+		} else {
+			(void)config_poll();
+		}
+	}
+	if (!s->stopping)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ev_sessions() == 0 || now.tv_sec >= s->stop_at.tv_sec) {
+		if (ev_sessions() > 0)
+			log_warn("closing %d session(s) still open",
+			    ev_sessions());
+		event_base_loopbreak(s->base);
+	}
+}
+
+/* serve_signal - SIGINT/SIGTERM stop, SIGHUP reload */
+static void
+serve_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *s = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		/* A failed reload is logged and keeps the old snapshot. */
+		if (!s->stopping && config_reload("SIGHUP") == -1)
+			log_warn("SIGHUP: configuration unchanged");
+		return;
+	}
+	serve_begin_stop(s, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* serve_loop - the main thread's loop until shutdown */
+static int
+serve_loop(struct serve *s)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct timeval tv = { 0, SERVE_TICK_MS * 1000 };
+	size_t i;
+
+	s->base = event_base_new();
+	if (s->base == NULL)
+		return -1;
+	for (i = 0; i < nitems(sigs); i++) {
+		s->sig[i] = evsignal_new(s->base, sigs[i], serve_signal, s);
+		if (s->sig[i] == NULL || evsignal_add(s->sig[i], NULL) == -1)
+			return -1;
+	}
+	s->tick = event_new(s->base, -1, EV_PERSIST, serve_tick, s);
+	if (s->tick == NULL || event_add(s->tick, &tv) == -1)
+		return -1;
+	log_info("postroom ready, MailRoot %s, pid %ld", s->o.mailroot,
+	    (long)getpid());
+	event_base_dispatch(s->base);
+	return 0;
+}
+
+/* serve_cleanup - release everything */
+static void
+serve_cleanup(struct serve *s)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(s->sig); i++)
+		if (s->sig[i] != NULL)
+			event_free(s->sig[i]);
+	if (s->tick != NULL)
+		event_free(s->tick);
+	if (s->base != NULL)
+		event_base_free(s->base);
+	if (s->pid_fd >= 0) {
+		(void)unlink(s->pid_path);
+		close(s->pid_fd);
+	}
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	config_shutdown();
+	log_svc_close();
+}
+
+/* serve_parse - options from argv and the environment */
+static int
+serve_parse(struct serve *s, int argc, char **argv)
+{
+	const char *env;
+	char err[512];
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			fputs(options_usage(), stdout);
+			exit(0);
+		}
+	options_defaults(&s->o);
+	env = getenv("MAIL_ROOT");
+	if (env != NULL && !str_copy(s->o.mailroot, env,
+	    sizeof(s->o.mailroot))) {
+		fprintf(stderr, "postroom serve: MAIL_ROOT too long\n");
+		return -1;
+	}
+	env = getenv("XMAIL_PID_DIR");
+	if (env != NULL && !str_copy(s->o.pid_dir, env,
+	    sizeof(s->o.pid_dir))) {
+		fprintf(stderr, "postroom serve: XMAIL_PID_DIR too long\n");
+		return -1;
+	}
+	if (options_parse(&s->o, argc - 1, argv + 1, getenv("MAIL_CMD_LINE"),
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "postroom serve: %s\n"
+		    "Try 'postroom serve --help'.\n", err);
+		return -1;
+	}
+	if (s->o.mailroot[0] == '\0') {
+		fprintf(stderr, "postroom serve: no MailRoot: give -Ms PATH"
+		    " or set MAIL_ROOT\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* cli_serve_main - postroom serve */
+int
+cli_serve_main(int argc, char **argv)
+{
+	static struct serve s;
+	char logdir[4096];
+	int rc = EX_SOFTWARE;
+
+	memset(&s, 0, sizeof(s));
+	s.pid_fd = s.lock_fd = -1;
+	if (serve_parse(&s, argc, argv) == -1)
+		return 2;
+	log_init("postroom", true, true, s.o.debug);
+	signal(SIGPIPE, SIG_IGN);
+	if (config_init(s.o.mailroot) == -1)
+		return EX_CONFIG;
+	if (fs_path(logdir, sizeof(logdir), s.o.mailroot, "logs") == -1 ||
+	    fs_path(s.shutdown_path, sizeof(s.shutdown_path), s.o.mailroot,
+	    ".shutdown") == -1 ||
+	    log_svc_init(logdir, s.o.rotate_hours) == -1) {
+		rc = EX_CONFIG;
+		goto out;
+	}
+	if (serve_pidfile(&s) == -1) {
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	if (fs_exists(s.shutdown_path)) {
+		log_info("removing stale %s", s.shutdown_path);
+		(void)unlink(s.shutdown_path);
+	}
+	if (ev_init(s.o.loops) == -1 || serve_services(&s) == -1) {
+		rc = EX_UNAVAILABLE;
+		goto out_ev;
+	}
+	if (serve_drop_privileges(&s) == -1) {
+		rc = EX_NOPERM;
+		goto out_ev;
+	}
+	if (work_init(s.o.workers) == -1 || ev_start() == -1 ||
+	    serve_loop(&s) == -1) {
+		rc = EX_OSERR;
+		goto out_work;
+	}
+	rc = 0;
+out_work:
+	ev_stop_accepting();
+	work_shutdown();
+out_ev:
+	ev_stop();
+out:
+	serve_cleanup(&s);
+	if (rc == 0)
+		log_info("postroom stopped");
+	return rc;
+}

@@ -1,0 +1,774 @@
+/*
+ * ev.c - loop threads, SO_REUSEPORT listeners and line-oriented connections
+ * on top of libevent.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "core/buf.h"
+#include "core/ev.h"
+#include "core/line.h"
+#include "core/log.h"
+#include "core/match.h"
+
+#define EV_LOOPS_MAX		256
+#define EV_LISTENERS_MAX	64	/* per loop */
+#define EV_CONN_BUCKETS		1024
+#define EV_IP_MAX		64
+#define EV_LINGER_SECONDS	2	/* drain input after our last byte */
+
+struct conn {
+	uint64_t		 id;
+	struct ev_loop		*loop;
+	struct ev_service	*svc;
+	struct bufferevent	*bev;
+	struct event		*defer;		/* deferred processing/free */
+	void			*data;		/* protocol session */
+	struct buf		 line;		/* current line */
+	bool			 paused;
+	bool			 closing;
+	bool			 in_cb;		/* inside a handler callback */
+	bool			 freed;		/* free requested in a callback */
+	bool			 lingering;	/* output done, draining input */
+	struct sockaddr_storage	 peer, local;
+	char			 peer_ip[EV_IP_MAX], local_ip[EV_IP_MAX];
+	struct conn		*hnext;		/* id hash chain */
+	struct conn		*prev, *next;	/* all conns of the loop */
+};
+
+struct ev_loop {
+	int			 index;
+	pthread_t		 thread;
+	bool			 started;
+	struct event_base	*base;
+	struct evconnlistener	*lst[EV_LISTENERS_MAX];
+	int			 nlst;
+	struct conn		*conns;		/* list of live conns */
+	struct conn		*hash[EV_CONN_BUCKETS];
+	uint64_t		 next_seq;
+};
+
+static struct ev_loop	*loops;
+static int		 nloops;
+static atomic_int	 total_sessions;
+static atomic_bool	 accepting_stopped;
+
+static void	conn_process(struct conn *c);
+static void	conn_free(struct conn *c);
+
+/* ev_init - create the loops */
+int
+ev_init(int n)
+{
+	long cpus;
+	int i;
+
+	if (evthread_use_pthreads() == -1) {
+		log_error("libevent: no pthreads support");
+		return -1;
+	}
+	if (n <= 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (int)cpus : 1;
+	}
+	if (n > EV_LOOPS_MAX)
+		n = EV_LOOPS_MAX;
+	loops = calloc((size_t)n, sizeof(*loops));
+	if (loops == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		loops[i].index = i;
+		loops[i].next_seq = 1;
+		loops[i].base = event_base_new();
+		if (loops[i].base == NULL) {
+			log_error("libevent: event_base_new failed");
+			return -1;
+		}
+	}
+	nloops = n;
+	return 0;
+}
+
+/* ev_nloops - number of loops */
+int
+ev_nloops(void)
+{
+	return nloops;
+}
+
+/* ev_loop_at - loop by index */
+struct ev_loop *
+ev_loop_at(int i)
+{
+	return &loops[i];
+}
+
+/* ev_loop_base - event base of a loop */
+struct event_base *
+ev_loop_base(struct ev_loop *l)
+{
+	return l->base;
+}
+
+/* conn_hash_slot - bucket of an id */
+static struct conn **
+conn_hash_slot(struct ev_loop *l, uint64_t id)
+{
+	return &l->hash[(id ^ (id >> 17)) % EV_CONN_BUCKETS];
+}
+
+/* conn_find - live conn by id */
+struct conn *
+conn_find(struct ev_loop *l, uint64_t id)
+{
+	struct conn *c;
+
+	for (c = *conn_hash_slot(l, id); c != NULL; c = c->hnext)
+		if (c->id == id)
+			return c->freed || c->lingering ? NULL : c;
+	return NULL;
+}
+
+/* conn_link - add to the loop's list and hash */
+static void
+conn_link(struct conn *c)
+{
+	struct ev_loop *l = c->loop;
+	struct conn **slot = conn_hash_slot(l, c->id);
+
+	c->hnext = *slot;
+	*slot = c;
+	c->prev = NULL;
+	c->next = l->conns;
+	if (l->conns != NULL)
+		l->conns->prev = c;
+	l->conns = c;
+}
+
+/* conn_unlink - remove from the loop's list and hash */
+static void
+conn_unlink(struct conn *c)
+{
+	struct ev_loop *l = c->loop;
+	struct conn **pp;
+
+	for (pp = conn_hash_slot(l, c->id); *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+}
+
+/* conn_event - hand an event to the protocol */
+static void
+conn_event(struct conn *c, enum conn_event ev)
+{
+	c->in_cb = true;
+	if (c->svc->handler->on_event != NULL)
+		c->svc->handler->on_event(c, ev);
+	c->in_cb = false;
+}
+
+/* conn_schedule - run conn_process soon, outside the current callback */
+static void
+conn_schedule(struct conn *c)
+{
+	event_active(c->defer, EV_TIMEOUT, 0);
+}
+
+/* conn_release - free now, or after the running callback returns */
+static void
+conn_release(struct conn *c)
+{
+	c->freed = true;
+	if (c->in_cb)
+		return;
+	conn_free(c);
+}
+
+/* conn_linger_read_cb - discard what the peer still sends */
+static void
+conn_linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* conn_linger_event_cb - peer closed, error or linger timeout */
+static void
+conn_linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_free(arg);
+}
+
+/*
+ * conn_finish - our output is all sent: half-close and drain the input for
+ * a moment before closing.  Closing a socket with unread input makes the
+ * kernel send RST, which can destroy our last reply before the peer reads
+ * it (the "lingering close" of HTTP servers).
+ */
+static void
+conn_finish(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct timeval tv = { EV_LINGER_SECONDS, 0 };
+
+	if (c->lingering)
+		return;
+	c->lingering = true;
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		conn_free(c);
+		return;
+	}
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_setcb(c->bev, conn_linger_read_cb, NULL,
+	    conn_linger_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+/* conn_process - deliver buffered lines, honour pause and close */
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	enum line_status st;
+
+	while (!c->paused && !c->closing && !c->freed) {
+		st = line_read(in, c->svc->line_max, &c->line);
+		if (st == LINE_MORE)
+			break;
+		c->in_cb = true;
+		if (st == LINE_TOO_LONG) {
+			if (c->svc->handler->on_event != NULL)
+				c->svc->handler->on_event(c,
+				    CONN_LINE_TOO_LONG);
+			else
+				conn_close(c);
+		} else {
+			c->svc->handler->on_line(c, c->line.data,
+			    c->line.len);
+		}
+		c->in_cb = false;
+		if (st == LINE_TOO_LONG && !c->closing && !c->freed &&
+		    line_discard(in) == 0)
+			break;
+	}
+	if (c->freed) {
+		conn_free(c);
+		return;
+	}
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_finish(c);
+}
+
+/* conn_defer_cb - deferred processing */
+static void
+conn_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_process(arg);
+}
+
+/* conn_read_cb - data arrived */
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+/* conn_write_cb - output drained */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->closing)
+		conn_finish(c);
+}
+
+/* conn_event_cb - EOF, error, timeout */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->closing) {
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_debug("%s: session %llu idle timeout", c->svc->name,
+		    (unsigned long long)c->id);
+		conn_event(c, CONN_TIMEOUT);
+	} else if (what & BEV_EVENT_EOF) {
+		conn_event(c, CONN_CLOSED);
+	} else {
+		conn_event(c, CONN_ERROR);
+	}
+	conn_release(c);
+}
+
+/* conn_free - close the socket and free everything */
+static void
+conn_free(struct conn *c)
+{
+	conn_unlink(c);
+	c->freed = true;
+	if (c->svc->handler->on_free != NULL)
+		c->svc->handler->on_free(c);
+	bufferevent_free(c->bev);
+	event_free(c->defer);
+	buf_clear(&c->line);
+	atomic_fetch_sub(&c->svc->nsessions, 1);
+	atomic_fetch_sub(&total_sessions, 1);
+	free(c);
+}
+
+/* set_bufsizes - apply -MR/-MS */
+static void
+set_bufsizes(evutil_socket_t fd, const struct ev_service *svc)
+{
+	if (svc->rcvbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &svc->rcvbuf,
+		    sizeof(svc->rcvbuf));
+	if (svc->sndbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &svc->sndbuf,
+		    sizeof(svc->sndbuf));
+}
+
+/* accept_cb - a new connection on loop l */
+static void
+accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct ev_service *svc = arg;
+	struct ev_loop *l = NULL;
+	struct timeval tv;
+	socklen_t llen;
+	struct conn *c;
+	int i;
+
+	for (i = 0; i < nloops && l == NULL; i++)
+		if (loops[i].base == evconnlistener_get_base(lst))
+			l = &loops[i];
+	if (atomic_fetch_add(&svc->nsessions, 1) >= svc->max_sessions) {
+		atomic_fetch_sub(&svc->nsessions, 1);
+		if (svc->busy_reply != NULL)
+			(void)!write(fd, svc->busy_reply,
+			    strlen(svc->busy_reply));
+		evutil_closesocket(fd);
+		log_warn("%s: session limit %d reached, connection refused",
+		    svc->name, svc->max_sessions);
+		return;
+	}
+	atomic_fetch_add(&total_sessions, 1);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->loop = l;
+	c->svc = svc;
+	c->id = ((uint64_t)l->index << 56) | l->next_seq++;
+	memcpy(&c->peer, sa, (size_t)salen < sizeof(c->peer) ?
+	    (size_t)salen : sizeof(c->peer));
+	llen = sizeof(c->local);
+	(void)getsockname(fd, (struct sockaddr *)&c->local, &llen);
+	ipaddr_str((struct sockaddr *)&c->peer, c->peer_ip,
+	    sizeof(c->peer_ip));
+	ipaddr_str((struct sockaddr *)&c->local, c->local_ip,
+	    sizeof(c->local_ip));
+	buf_init(&c->line, svc->line_max + 1);
+	set_bufsizes(fd, svc);
+	c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->defer = event_new(l->base, -1, 0, conn_defer_cb, c);
+	if (c->bev == NULL || c->defer == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->defer != NULL)
+			event_free(c->defer);
+		free(c);
+		atomic_fetch_sub(&svc->nsessions, 1);
+		atomic_fetch_sub(&total_sessions, 1);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	/* Stop reading a little above the limit: line_read reports it. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, svc->line_max + 64);
+	if (svc->timeout > 0) {
+		tv.tv_sec = svc->timeout;
+		tv.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	}
+	conn_link(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->in_cb = true;
+	svc->handler->on_open(c);
+	c->in_cb = false;
+	if (c->freed)
+		conn_free(c);
+	else if (c->closing)
+		conn_schedule(c);
+	return;
+fail:
+	evutil_closesocket(fd);
+	atomic_fetch_sub(&svc->nsessions, 1);
+	atomic_fetch_sub(&total_sessions, 1);
+}
+
+/* accept_error_cb - accept failed (EMFILE...) */
+static void
+accept_error_cb(struct evconnlistener *lst, void *arg)
+{
+	struct ev_service *svc = arg;
+
+	(void)lst;
+	log_warn("%s: accept failed: %s", svc->name, strerror(errno));
+}
+
+/* ev_listen - one REUSEPORT listener per loop */
+int
+ev_listen(struct ev_service *svc, const struct sockaddr *sa, socklen_t salen)
+{
+	char ip[EV_IP_MAX];
+	int i, port, saved;
+	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	    LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC;
+
+	port = sa->sa_family == AF_INET6 ?
+	    ntohs(((const struct sockaddr_in6 *)sa)->sin6_port) :
+	    ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	ipaddr_str(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET6)
+		flags |= LEV_OPT_BIND_IPV6ONLY;
+	for (i = 0; i < nloops; i++) {
+		struct ev_loop *l = &loops[i];
+		struct evconnlistener *lst;
+
+		if (l->nlst >= EV_LISTENERS_MAX) {
+			errno = ENOSPC;
+			log_error("%s: too many listeners", svc->name);
+			return -1;
+		}
+		lst = evconnlistener_new_bind(l->base, accept_cb, svc, flags,
+		    128, sa, (int)salen);
+		if (lst == NULL) {
+			saved = errno;
+			log_error("%s: cannot listen on %s port %d: %s",
+			    svc->name, ip, port, strerror(saved));
+			errno = saved;
+			return -1;
+		}
+		evconnlistener_set_error_cb(lst, accept_error_cb);
+		l->lst[l->nlst++] = lst;
+	}
+	log_info("%s: listening on %s port %d", svc->name, ip, port);
+	return 0;
+}
+
+/* loop_main - thread body */
+static void *
+loop_main(void *arg)
+{
+	struct ev_loop *l = arg;
+
+	event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* ev_start - start the threads */
+int
+ev_start(void)
+{
+	int i, e;
+
+	for (i = 0; i < nloops; i++) {
+		e = pthread_create(&loops[i].thread, NULL, loop_main,
+		    &loops[i]);
+		if (e != 0) {
+			log_error("cannot start loop thread: %s", strerror(e));
+			return -1;
+		}
+		loops[i].started = true;
+	}
+	return 0;
+}
+
+/* Cross-thread call carrier. */
+struct ev_call {
+	void	(*fn)(void *);
+	void	*arg;
+};
+
+/* ev_call_cb - run a cross-thread call */
+static void
+ev_call_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_call call = *(struct ev_call *)arg;
+
+	(void)fd;
+	(void)what;
+	free(arg);
+	call.fn(call.arg);
+}
+
+/* ev_run_in_loop - schedule fn on a loop thread */
+int
+ev_run_in_loop(struct ev_loop *l, void (*fn)(void *), void *arg)
+{
+	struct ev_call *call = malloc(sizeof(*call));
+	struct timeval zero = { 0, 0 };
+
+	if (call == NULL)
+		return -1;
+	call->fn = fn;
+	call->arg = arg;
+	if (event_base_once(l->base, -1, EV_TIMEOUT, ev_call_cb, call,
+	    &zero) == -1) {
+		free(call);
+		return -1;
+	}
+	return 0;
+}
+
+/* close_listeners - on the loop thread: drop its listeners */
+static void
+close_listeners(void *arg)
+{
+	struct ev_loop *l = arg;
+	int i;
+
+	for (i = 0; i < l->nlst; i++)
+		evconnlistener_free(l->lst[i]);
+	l->nlst = 0;
+}
+
+/* ev_stop_accepting - close every listener */
+void
+ev_stop_accepting(void)
+{
+	int i;
+
+	if (atomic_exchange(&accepting_stopped, true))
+		return;
+	for (i = 0; i < nloops; i++) {
+		if (loops[i].started) {
+			if (ev_run_in_loop(&loops[i], close_listeners,
+			    &loops[i]) == -1)
+				log_warn("cannot stop listeners of loop %d", i);
+		} else {
+			close_listeners(&loops[i]);
+		}
+	}
+}
+
+/* ev_sessions - live connections */
+int
+ev_sessions(void)
+{
+	return atomic_load(&total_sessions);
+}
+
+/* ev_stop - stop everything */
+void
+ev_stop(void)
+{
+	int i;
+
+	for (i = 0; i < nloops; i++)
+		if (loops[i].started)
+			event_base_loopexit(loops[i].base, NULL);
+	for (i = 0; i < nloops; i++) {
+		struct ev_loop *l = &loops[i];
+
+		if (l->started)
+			pthread_join(l->thread, NULL);
+		/* Run calls that were handed over after loopexit. */
+		event_base_loop(l->base, EVLOOP_NONBLOCK);
+		close_listeners(l);
+		while (l->conns != NULL)
+			conn_free(l->conns);
+		event_base_free(l->base);
+	}
+	free(loops);
+	loops = NULL;
+	nloops = 0;
+}
+
+/* conn_id - id */
+uint64_t
+conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+/* conn_loop - loop */
+struct ev_loop *
+conn_loop(const struct conn *c)
+{
+	return c->loop;
+}
+
+/* conn_service - service */
+struct ev_service *
+conn_service(const struct conn *c)
+{
+	return c->svc;
+}
+
+/* conn_set_data - attach session */
+void
+conn_set_data(struct conn *c, void *data)
+{
+	c->data = data;
+}
+
+/* conn_data - session */
+void *
+conn_data(const struct conn *c)
+{
+	return c->data;
+}
+
+/* conn_peer - peer address */
+const struct sockaddr *
+conn_peer(const struct conn *c)
+{
+	return (const struct sockaddr *)&c->peer;
+}
+
+/* conn_local - local address */
+const struct sockaddr *
+conn_local(const struct conn *c)
+{
+	return (const struct sockaddr *)&c->local;
+}
+
+/* conn_peer_ip - peer address text */
+const char *
+conn_peer_ip(const struct conn *c)
+{
+	return c->peer_ip;
+}
+
+/* conn_local_ip - local address text */
+const char *
+conn_local_ip(const struct conn *c)
+{
+	return c->local_ip;
+}
+
+/* sa_port - port of an address */
+static int
+sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* conn_peer_port - peer port */
+int
+conn_peer_port(const struct conn *c)
+{
+	return sa_port(&c->peer);
+}
+
+/* conn_local_port - local port */
+int
+conn_local_port(const struct conn *c)
+{
+	return sa_port(&c->local);
+}
+
+/* conn_write - queue output */
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->freed || c->lingering)
+		return -1;
+	return bufferevent_write(c->bev, p, n);
+}
+
+/* conn_printf - queue formatted output */
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (c->freed || c->lingering)
+		return -1;
+	va_start(ap, fmt);
+	r = evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	return r < 0 ? -1 : 0;
+}
+
+/* conn_pause - stop delivering lines */
+void
+conn_pause(struct conn *c)
+{
+	c->paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* conn_resume - deliver lines again */
+void
+conn_resume(struct conn *c)
+{
+	if (!c->paused || c->closing)
+		return;
+	c->paused = false;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_schedule(c);
+}
+
+/* conn_close - flush and close */
+void
+conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (!c->in_cb)
+		conn_schedule(c);
+}
+
+/* conn_closing - close requested */
+bool
+conn_closing(const struct conn *c)
+{
+	return c->closing;
+}

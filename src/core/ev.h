@@ -1,0 +1,150 @@
+/*
+ * ev.h - event loops, listeners and connections (the libevent glue).
+ *
+ * One process runs N loop threads, each with its own libevent event_base.
+ * A service listens on an address with one SO_REUSEPORT socket per loop, so
+ * the kernel spreads connections over the loops; a connection lives on the
+ * loop that accepted it for its whole life.
+ *
+ * Protocol code sees only `struct conn` and these events: a complete CRLF
+ * line, line too long, idle timeout, peer closed, I/O error.  It never sees
+ * a bufferevent (and later an SSL *).  All conn functions must be called on
+ * the connection's loop thread.  Code running elsewhere (worker threads)
+ * keeps the conn's 64-bit id and looks it up with conn_find on the loop
+ * thread; a conn that is gone is simply not found.
+ */
+#ifndef POSTROOM_CORE_EV_H
+#define POSTROOM_CORE_EV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/compat.h"
+
+struct ev_loop;
+struct conn;
+struct event_base;
+
+enum conn_event {
+	CONN_LINE_TOO_LONG,	/* no CRLF within line_max bytes */
+	CONN_TIMEOUT,		/* idle for `timeout` seconds; conn closes */
+	CONN_CLOSED,		/* peer closed; conn closes */
+	CONN_ERROR,		/* I/O error; conn closes */
+};
+
+/* Callbacks of a protocol; all run on the connection's loop thread. */
+struct conn_handler {
+	/* New connection: set up the session, greet, or conn_close(). */
+	void	(*on_open)(struct conn *c);
+	/* One line without its CRLF; line[len] is NUL.  May pause/close. */
+	void	(*on_line)(struct conn *c, char *line, size_t len);
+	/* Anything else.  After TIMEOUT, CLOSED and ERROR the conn closes. */
+	void	(*on_event)(struct conn *c, enum conn_event ev);
+	/* The conn is being freed: release the session data. */
+	void	(*on_free)(struct conn *c);
+};
+
+/* A network service (one per protocol and port kind). */
+struct ev_service {
+	const char		 *name;		/* "finger", "smtp", ... */
+	const struct conn_handler *handler;
+	size_t			  line_max;	/* longest line, without CRLF */
+	int			  timeout;	/* idle seconds, 0 = none */
+	int			  max_sessions;	/* over all loops */
+	const char		 *busy_reply;	/* sent when full, or NULL */
+	int			  rcvbuf;	/* SO_RCVBUF or 0 */
+	int			  sndbuf;	/* SO_SNDBUF or 0 */
+	atomic_int		  nsessions;	/* current sessions */
+};
+
+/*
+ * ev_init - create `nloops` loops (0 = number of CPUs) and enable libevent
+ * threading.  Call once before anything else here.  Returns 0 or -1.
+ */
+int	ev_init(int nloops) WARN_UNUSED_RESULT;
+
+/* ev_nloops - number of loops. */
+int	ev_nloops(void);
+
+/* ev_loop_at - loop number i (0 <= i < ev_nloops()). */
+struct ev_loop	*ev_loop_at(int i);
+
+/* ev_loop_base - the loop's event_base, for timers of core modules. */
+struct event_base	*ev_loop_base(struct ev_loop *l);
+
+/*
+ * ev_listen - listen for `svc` on `sa` on every loop.  Returns 0, or -1
+ * with errno set and a message logged (address in use, permission...).
+ * Must be called before ev_start.
+ */
+int	ev_listen(struct ev_service *svc, const struct sockaddr *sa,
+	    socklen_t salen) WARN_UNUSED_RESULT;
+
+/* ev_start - start the loop threads.  Returns 0 or -1. */
+int	ev_start(void) WARN_UNUSED_RESULT;
+
+/*
+ * ev_stop_accepting - close every listener (idempotent, thread-safe).
+ * Existing connections go on.
+ */
+void	ev_stop_accepting(void);
+
+/* ev_sessions - total connections alive on all loops (thread-safe). */
+int	ev_sessions(void);
+
+/*
+ * ev_stop - close every remaining connection, stop and join the loop
+ * threads, free everything.  Call from the main thread after
+ * ev_stop_accepting and after the worker pool is drained.
+ */
+void	ev_stop(void);
+
+/* ev_run_in_loop - run fn(arg) on loop l's thread soon (thread-safe). */
+int	ev_run_in_loop(struct ev_loop *l, void (*fn)(void *), void *arg)
+	    WARN_UNUSED_RESULT;
+
+/* Connection accessors and actions (loop thread only). */
+uint64_t		 conn_id(const struct conn *c);
+struct ev_loop		*conn_loop(const struct conn *c);
+struct ev_service	*conn_service(const struct conn *c);
+void			 conn_set_data(struct conn *c, void *data);
+void			*conn_data(const struct conn *c);
+const struct sockaddr	*conn_peer(const struct conn *c);
+const struct sockaddr	*conn_local(const struct conn *c);
+/* Numeric peer / local address text, e.g. "127.0.0.1" or "::1". */
+const char		*conn_peer_ip(const struct conn *c);
+const char		*conn_local_ip(const struct conn *c);
+int			 conn_peer_port(const struct conn *c);
+int			 conn_local_port(const struct conn *c);
+
+/* conn_find - the live connection with this id on loop l, or NULL. */
+struct conn	*conn_find(struct ev_loop *l, uint64_t id);
+
+/* conn_write - queue bytes for sending.  Returns 0 or -1. */
+int	conn_write(struct conn *c, const void *p, size_t n);
+
+/* conn_printf - queue formatted text.  Returns 0 or -1. */
+int	conn_printf(struct conn *c, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * conn_pause - deliver no more lines until conn_resume (while an
+ * asynchronous step of the session runs).  Input stays buffered.
+ */
+void	conn_pause(struct conn *c);
+void	conn_resume(struct conn *c);
+
+/*
+ * conn_close - stop reading, send what is queued, then close and free
+ * (on_free runs).  Safe to call from any callback; the conn stays valid
+ * until the callback returns.
+ */
+void	conn_close(struct conn *c);
+
+/* conn_closing - true once conn_close was called. */
+bool	conn_closing(const struct conn *c);
+
+#endif

@@ -1,0 +1,187 @@
+"""`postroom serve`: options, PID file, signals, .shutdown, reload."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import DOMAIN, POSTROOM, finger, free_port, run
+
+
+def serve_fails(*args, env=None):
+    """Run `postroom serve` expecting an immediate failure."""
+    e = dict(os.environ)
+    e.pop("MAIL_ROOT", None)
+    e.pop("MAIL_CMD_LINE", None)
+    e.update(env or {})
+    p = subprocess.run([POSTROOM, "serve", *args], capture_output=True,
+                       text=True, env=e, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-Zz"], "-Zz"),
+    (["-Sq"], "-Sq"),
+    (["-Sp", "abc"], "-Sp"),
+    (["-Sp", "0"], "-Sp"),
+    (["-Fp", "65536"], "-Fp"),
+    (["-SI", "mail.example.com"], "-SI"),
+    (["-Qn", "300"], "-Qn"),
+    (["-Sp"], "-Sp"),
+    (["stray"], "stray"),
+])
+def test_bad_options_exit_2(mailroot, args, message):
+    rc, out = serve_fails("-Ms", str(mailroot), *args)
+    assert rc == 2
+    assert message in out
+
+
+def test_bad_option_in_mail_cmd_line(mailroot):
+    rc, out = serve_fails("-Ms", str(mailroot),
+                          env={"MAIL_CMD_LINE": "-Fp nope"})
+    assert rc == 2
+    assert "MAIL_CMD_LINE" in out
+
+
+def test_no_mailroot(tmp_path):
+    rc, out = serve_fails()
+    assert rc == 2
+    assert "MAIL_ROOT" in out
+    rc, out = serve_fails("-Ms", str(tmp_path / "missing"),
+                          env={"XMAIL_PID_DIR": str(tmp_path)})
+    assert rc != 0
+    assert "missing" in out
+
+
+def test_help_lists_every_group():
+    p = run("serve", "--help")
+    for group in ("[XMAIL]", "[POP3]", "[POP3S]", "[SMTP]", "[SMTPS]",
+                  "[SMAIL]", "[PSYNC]", "[FINGER]", "[CTRL]", "[CTRLS]",
+                  "[LMAIL]"):
+        assert group in p.stdout
+
+
+def test_sigterm_stops_cleanly_and_removes_pid_file(server):
+    assert int(server.pidfile.read_text()) == server.proc.pid
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit() == 0
+    assert not server.pidfile.exists()
+    assert "postroom stopped" in server.log()
+
+
+def test_sigint_stops_cleanly(server):
+    server.signal(signal.SIGINT)
+    assert server.wait_exit() == 0
+    assert "SIGINT" in server.log()
+
+
+def test_shutdown_file(server, mailroot):
+    (mailroot / ".shutdown").write_text("")
+    assert server.wait_exit(timeout=15) == 0
+    assert not (mailroot / ".shutdown").exists()
+    assert ".shutdown file" in server.log()
+
+
+def test_stale_shutdown_file_is_ignored_at_start(mailroot, start_server):
+    (mailroot / ".shutdown").write_text("")
+    srv = start_server(mailroot)
+    time.sleep(1.2)
+    assert srv.proc.poll() is None
+    assert finger(srv.ports["finger"], "alice@" + DOMAIN) != b""
+
+
+def test_open_session_finishes_during_shutdown(server):
+    port = server.ports["finger"]
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    time.sleep(0.2)
+    server.signal(signal.SIGTERM)
+    server.wait_log("shutting down (SIGTERM), 1 session(s) open")
+    time.sleep(0.3)
+    with socket.socket() as s2:
+        assert s2.connect_ex(("127.0.0.1", port)) != 0
+    s.sendall(b"alice@" + DOMAIN.encode() + b"\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"EMail       : alice@")
+    assert server.wait_exit() == 0
+
+
+def test_sighup_reloads(server):
+    start = len(server.log())
+    server.signal(signal.SIGHUP)
+    server.wait_log("configuration reloaded (SIGHUP)", start=start)
+    assert server.proc.poll() is None
+
+
+def test_second_instance_refused(server, mailroot, tmp_path):
+    other = tmp_path / "pid2"
+    other.mkdir()
+    rc, out = serve_fails("-Ms", str(mailroot), "-F-",
+                          env={"XMAIL_PID_DIR": str(other)})
+    assert rc != 0
+    assert "another postroom" in out
+
+
+def test_port_in_use_is_reported(mailroot, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        rc, out = serve_fails("-Ms", str(mailroot), "-Fp", str(port),
+                              "-FI", "127.0.0.1",
+                              env={"XMAIL_PID_DIR": str(tmp_path)})
+    assert rc != 0
+    assert "cannot listen on 127.0.0.1 port %d" % port in out
+    assert not (tmp_path / "postroom.pid").exists()
+
+
+def test_environment_mail_root_and_cmd_line(mailroot, start_server,
+                                            tmp_path):
+    port = free_port()
+    env = {"MAIL_ROOT": str(mailroot),
+           "MAIL_CMD_LINE": "-Fp %d -FI 127.0.0.1" % port}
+    srv = start_server(mailroot, env=env)
+    assert finger(port, "bob@" + DOMAIN).startswith(b"EMail")
+
+
+def test_ipv6_listener(mailroot, start_server):
+    port = free_port()
+    srv = start_server(mailroot, "-FI", "[::1]:%d" % port)
+    try:
+        s = socket.create_connection(("::1", port), timeout=5)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    s.sendall(b"alice@" + DOMAIN.encode() + b"\r\n")
+    assert s.recv(100).startswith(b"EMail")
+    s.close()
+    assert srv.proc.poll() is None
+
+
+def test_malformed_tab_lines_reported_and_skipped(mailroot, start_server):
+    users = mailroot / "mailusers.tab"
+    good = users.read_text()
+    users.write_text('"example.test"\t"broken\t"x"\t7\t"broken"\t"U"\n'
+                     '"example.test" "spaced" "x" 8 "spaced" "U"\n' + good)
+    srv = start_server(mailroot)
+    log = srv.log()
+    assert "mailusers.tab:1: " in log
+    assert "mailusers.tab:2: " in log
+    # The valid lines after the bad ones still work.
+    assert finger(srv.ports["finger"], "alice@" + DOMAIN).startswith(
+        b"EMail")
+
+
+def test_overlong_tab_line_is_an_error(mailroot, start_server):
+    with open(mailroot / "server.tab", "a") as f:
+        f.write('"CustomSMTPMessage"\t"%s"\n' % ("x" * 9000))
+    srv = start_server(mailroot)
+    assert "server.tab:" in srv.log()
+    assert "too long" in srv.log()
