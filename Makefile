@@ -62,7 +62,7 @@ run: build
 	@echo "MailRoot: $(RUN_ROOT)   domain: $(RUN_DOMAIN)   account: demo / demo"
 	@echo
 	@echo "Try, from another terminal:"
-	@echo "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
+	@printf '%s\n' "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
 	@echo "  stop cleanly:    touch $(RUN_ROOT)/.shutdown"
 	@echo "SMTP (2525), POP3 (2110) and CTRL (6017) arrive with the next"
 	@echo "releases; their options are already accepted."
@@ -78,9 +78,12 @@ fuzz: bootstrap
 	    -Db_lundef=false >/dev/null
 	ninja -C $(FUZZ)
 	@for f in $(FUZZ)/fuzz_*; do \
+	    [ -f $$f ] && [ -x $$f ] || continue; \
 	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	        2>&1 | tail -n 2 || exit 1; \
+	    if ! $$f -max_total_time=$(FUZZ_SECONDS) >$$f.log 2>&1; then \
+	        tail -n 40 $$f.log; exit 1; \
+	    fi; \
+	    tail -n 1 $$f.log; \
 	done
 
 clean:
