@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -211,6 +212,24 @@ serve_drop_privileges(const struct serve *s)
 	return 0;
 }
 
+/*
+ * serve_raise_nofile - allow as many descriptors as the hard limit: every
+ * session is a descriptor, and the soft default (often 1024) is lower than
+ * the default session limits.
+ */
+static void
+serve_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("cannot raise the descriptor limit: %s",
+			    strerror(errno));
+	}
+}
+
 /* serve_begin_stop - stop accepting, let sessions finish */
 static void
 serve_begin_stop(struct serve *s, const char *why)
@@ -372,6 +391,7 @@ cli_serve_main(int argc, char **argv)
 		return 2;
 	log_init("postroom", true, true, s.o.debug);
 	signal(SIGPIPE, SIG_IGN);
+	serve_raise_nofile();
 	if (config_init(s.o.mailroot) == -1)
 		return EX_CONFIG;
 	if (fs_path(logdir, sizeof(logdir), s.o.mailroot, "logs") == -1 ||

@@ -185,3 +185,51 @@ def test_overlong_tab_line_is_an_error(mailroot, start_server):
     srv = start_server(mailroot)
     assert "server.tab:" in srv.log()
     assert "too long" in srv.log()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_privilege_drop(start_server):
+    import pwd
+    import shutil
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    base = tempfile.mkdtemp(prefix="postroom-priv-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        from pathlib import Path
+        from conftest import init_mailroot
+        root = init_mailroot(Path(base) / "MailRoot")
+        for dirpath, dirnames, filenames in os.walk(root):
+            os.chown(dirpath, nobody.pw_uid, nobody.pw_gid)
+            for f in filenames:
+                os.chown(os.path.join(dirpath, f), nobody.pw_uid,
+                         nobody.pw_gid)
+        srv = start_server(root, "--user", "nobody", "-Fl")
+        assert "running as user nobody" in srv.log()
+        with open("/proc/%d/status" % srv.proc.pid) as f:
+            uids = [l for l in f if l.startswith(("Uid:", "Gid:"))]
+        assert uids[0].split()[1:] == [str(nobody.pw_uid)] * 4
+        assert uids[1].split()[1:] == [str(nobody.pw_gid)] * 4
+        # It still reads the MailRoot and writes its service log.
+        assert finger(srv.ports["finger"], "alice@" + DOMAIN).startswith(
+            b"EMail")
+        logs = list((root / "logs").glob("finger-*"))
+        assert logs and logs[0].stat().st_uid == nobody.pw_uid
+        srv.signal(signal.SIGTERM)
+        assert srv.wait_exit() == 0
+    finally:
+        shutil.rmtree(base)
+
+
+def test_user_option_needs_root(mailroot, tmp_path):
+    if os.geteuid() == 0:
+        rc, out = serve_fails("-Ms", str(mailroot), "--user",
+                              "no-such-user-xyz",
+                              env={"XMAIL_PID_DIR": str(tmp_path)})
+        assert rc == 77
+        assert "no such user" in out
+    else:
+        rc, out = serve_fails("-Ms", str(mailroot), "--user", "nobody",
+                              env={"XMAIL_PID_DIR": str(tmp_path)})
+        assert rc == 77
+        assert "needs to start as root" in out
