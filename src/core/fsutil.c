@@ -50,7 +50,7 @@ fs_unlink_keep_errno(const char *path)
 }
 
 /* fs_write_all - write len bytes, retrying on EINTR and short writes */
-static int
+int
 fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

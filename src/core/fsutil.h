@@ -15,6 +15,12 @@
 #include "core/buf.h"
 #include "core/compat.h"
 
+/*
+ * fs_write_all - write all `len` bytes to fd, retrying on EINTR and short
+ * writes.  Returns 0, or -1 (errno; EIO if write(2) returned 0).
+ */
+int	fs_write_all(int fd, const void *data, size_t len) WARN_UNUSED_RESULT;
+
 /* fs_fsync_dir - fsync the directory `dir`.  Returns 0 or -1 (errno). */
 int	fs_fsync_dir(const char *dir) WARN_UNUSED_RESULT;
 

@@ -106,29 +106,6 @@ log_debug_enabled(void)
 	return atomic_load(&log_debug_on);
 }
 
-/* log_write_all - write(2) the whole line, retrying on EINTR */
-static int
-log_write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* log_sanitize - control characters (except TAB) become '?' */
 static void
 log_sanitize(char *s)
@@ -162,7 +139,9 @@ log_stderr_line(enum log_level lvl, const char *msg)
 		n = (int)sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	(void)log_write_all(STDERR_FILENO, line, (size_t)n);
+	/* Nowhere left to report a failure to write to stderr. */
+	if (fs_write_all(STDERR_FILENO, line, (size_t)n) == -1)
+		return;
 }
 
 /* log_vmsg - format, sanitize and emit one diagnostic; keeps errno */
@@ -415,7 +394,7 @@ log_svc_write(const char *svc, const struct buf *rec)
 	if (svc_dir[0] == '\0') {
 		errno = EINVAL;
 	} else if ((fd = log_svc_fd(svc, &oneshot)) != -1) {
-		r = log_write_all(fd, rec->data, rec->len);
+		r = fs_write_all(fd, rec->data, rec->len);
 		if (oneshot) {
 			e = errno;
 			(void)close(fd);
