@@ -28,6 +28,7 @@
 #define EV_CONN_BUCKETS		1024
 #define EV_IP_MAX		64
 #define EV_LINGER_SECONDS	2	/* drain input after our last byte */
+#define EV_ACCEPT_PAUSE_MS	500	/* listeners rest after EMFILE */
 
 struct conn {
 	uint64_t		 id;
@@ -55,6 +56,7 @@ struct ev_loop {
 	struct event_base	*base;
 	struct evconnlistener	*lst[EV_LISTENERS_MAX];
 	int			 nlst;
+	struct event		*resume;	/* re-enable after EMFILE */
 	struct conn		*conns;		/* list of live conns */
 	struct conn		*hash[EV_CONN_BUCKETS];
 	uint64_t		 next_seq;
@@ -65,6 +67,7 @@ static int		 nloops;
 static atomic_int	 total_sessions;
 static atomic_bool	 accepting_stopped;
 
+static struct ev_loop	*loop_of(struct event_base *base);
 static void	conn_process(struct conn *c);
 static void	conn_free(struct conn *c);
 
@@ -371,15 +374,11 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct ev_service *svc = arg;
-	struct ev_loop *l = NULL;
+	struct ev_loop *l = loop_of(evconnlistener_get_base(lst));
 	struct timeval tv;
 	socklen_t llen;
 	struct conn *c;
-	int i;
 
-	for (i = 0; i < nloops && l == NULL; i++)
-		if (loops[i].base == evconnlistener_get_base(lst))
-			l = &loops[i];
 	if (atomic_fetch_add(&svc->nsessions, 1) >= svc->max_sessions) {
 		atomic_fetch_sub(&svc->nsessions, 1);
 		if (svc->busy_reply != NULL)
@@ -446,14 +445,54 @@ fail:
 	atomic_fetch_sub(&total_sessions, 1);
 }
 
-/* accept_error_cb - accept failed (EMFILE...) */
+/* loop_of - the loop that owns an event base */
+static struct ev_loop *
+loop_of(struct event_base *base)
+{
+	int i;
+
+	for (i = 0; i < nloops; i++)
+		if (loops[i].base == base)
+			return &loops[i];
+	fatalx("event base of no loop");
+}
+
+/* resume_cb - listeners of a loop accept again */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_loop *l = arg;
+	int i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < l->nlst; i++)
+		evconnlistener_enable(l->lst[i]);
+}
+
+/*
+ * accept_error_cb - accept failed.  Out of descriptors (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM) the pending connection stays queued and the listener
+ * would fire again at once: the loop's listeners pause for a moment
+ * instead of spinning.
+ */
 static void
 accept_error_cb(struct evconnlistener *lst, void *arg)
 {
 	struct ev_service *svc = arg;
+	struct ev_loop *l = loop_of(evconnlistener_get_base(lst));
+	struct timeval tv = { 0, EV_ACCEPT_PAUSE_MS * 1000 };
+	int e = errno, i;
 
-	(void)lst;
-	log_warn("%s: accept failed: %s", svc->name, strerror(errno));
+	log_warn("%s: accept failed: %s", svc->name, strerror(e));
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+		return;
+	for (i = 0; i < l->nlst; i++)
+		evconnlistener_disable(l->lst[i]);
+	if (l->resume == NULL)
+		l->resume = evtimer_new(l->base, resume_cb, l);
+	if (l->resume == NULL || evtimer_add(l->resume, &tv) == -1)
+		resume_cb(-1, 0, l);
 }
 
 /* ev_listen - one REUSEPORT listener per loop */
@@ -618,6 +657,8 @@ ev_stop(void)
 		close_listeners(l);
 		while (l->conns != NULL)
 			conn_free(l->conns);
+		if (l->resume != NULL)
+			event_free(l->resume);
 		event_base_free(l->base);
 	}
 	free(loops);

@@ -233,3 +233,49 @@ def test_user_option_needs_root(mailroot, tmp_path):
                               env={"XMAIL_PID_DIR": str(tmp_path)})
         assert rc == 77
         assert "needs to start as root" in out
+
+
+def test_out_of_descriptors_pauses_and_recovers(mailroot, tmp_path):
+    """With few descriptors the server neither spins nor dies."""
+    import resource
+    from conftest import Server
+
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    srv = Server(mailroot, tmp_path, ["--loops", "1"])
+    srv.proc.kill()
+    srv.proc.wait()
+    srv.proc = subprocess.Popen(
+        [POSTROOM, "serve", "-Ms", str(mailroot), "--loops", "1",
+         "--workers", "1", "-S-", "-X-", "-P-", "-B-", "-C-", "-W-",
+         "-Fp", str(srv.ports["finger"]), "-FI", "127.0.0.1"],
+        stdout=srv.log_fp, stderr=subprocess.STDOUT, env=srv.env,
+        stdin=subprocess.DEVNULL, preexec_fn=low_nofile)
+    srv.wait_ready()
+    port = srv.ports["finger"]
+    held = []
+    try:
+        for _ in range(120):
+            held.append(socket.create_connection(("127.0.0.1", port),
+                                                 timeout=5))
+        srv.wait_log("accept failed: Too many open files")
+        time.sleep(2)
+        # Paused, not spinning: a handful of reports, not thousands.
+        assert srv.log().count("accept failed") < 20
+        assert srv.proc.poll() is None
+    finally:
+        for s in held:
+            s.close()
+    # Once descriptors are free again it serves normally.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if finger(port, "alice@" + DOMAIN).startswith(b"EMail"):
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, srv.log()
+        time.sleep(0.2)
+    assert srv.stop() == 0
+    assert not srv.sanitizer_errors(), srv.log()
