@@ -153,12 +153,14 @@ def test_environment_mail_root_and_cmd_line(mailroot, start_server,
 
 
 def test_ipv6_listener(mailroot, start_server):
-    port = free_port()
-    srv = start_server(mailroot, "-FI", "[::1]:%d" % port)
     try:
-        s = socket.create_connection(("::1", port), timeout=5)
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
     except OSError:
         pytest.skip("no IPv6 loopback here")
+    srv = start_server(mailroot, "-FI", "[::1]:%d" % port)
+    s = socket.create_connection(("::1", port), timeout=5)
     s.sendall(b"alice@" + DOMAIN.encode() + b"\r\n")
     assert s.recv(100).startswith(b"EMail")
     s.close()
