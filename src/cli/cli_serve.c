@@ -26,6 +26,8 @@
 #include "core/log.h"
 #include "core/work.h"
 #include "fingerd/fingerd.h"
+#include "queue/queue_local.h"
+#include "smtpd/smtpd.h"
 
 #define SERVE_GRACE_SECONDS	10	/* wait for sessions at shutdown */
 #define SERVE_TICK_MS		500	/* .shutdown and change polling */
@@ -42,6 +44,8 @@ struct serve {
 	bool			 stopping;
 	struct timespec		 stop_at;
 	struct ev_service	 finger;
+	struct ev_service	 smtp;
+	struct smtpd_opts	 smtp_opts;
 };
 
 /* serve_pid_path - where the PID file goes */
@@ -162,11 +166,34 @@ serve_listen(struct ev_service *svc, const struct svc_opts *so)
 	return 0;
 }
 
+/* serve_smtp - the SMTP listener (-S*) */
+static int
+serve_smtp(struct serve *s)
+{
+	const struct svc_opts *so = &s->o.svc[SVC_SMTP];
+
+	if (so->disabled)
+		return 0;
+	s->smtp_opts.timeout = so->timeout;
+	s->smtp_opts.max_sessions = so->max_sessions;
+	s->smtp_opts.max_rcpt = s->o.smtp_max_rcpt;
+	s->smtp_opts.log = so->log;
+	s->smtp_opts.split = s->o.split;
+	s->smtp_opts.maildir = s->o.maildir;
+	smtpd_service_init(&s->smtp, &s->smtp_opts);
+	s->smtp.rcvbuf = s->o.rcvbuf;
+	s->smtp.sndbuf = s->o.sndbuf;
+	return serve_listen(&s->smtp, so);
+}
+
 /* serve_services - set up and bind every implemented service */
 static int
 serve_services(struct serve *s)
 {
 	const struct svc_opts *f = &s->o.svc[SVC_FINGER];
+
+	if (serve_smtp(s) == -1)
+		return -1;
 
 	if (!f->disabled) {
 		fingerd_service_init(&s->finger, f->timeout, f->max_sessions,
@@ -417,6 +444,9 @@ cli_serve_main(int argc, char **argv)
 		rc = EX_NOPERM;
 		goto out_ev;
 	}
+	queue_local_init(s.o.split, s.o.maildir);
+	if (queue_local_recover() > 0)
+		log_info("queue: start-up pass over the spool done");
 	if (work_init(s.o.workers) == -1 || ev_start() == -1 ||
 	    serve_loop(&s) == -1) {
 		rc = EX_OSERR;

@@ -73,6 +73,8 @@ struct config {
 	struct tab		 tabs[CFG_NTABLES];
 	struct config_stamp	 stamps[CFG_NTABLES];
 	struct ipmap		 ipmaps[CFG_NTABLES];	/* ipmap tables only */
+	struct ipfilter		*relay;		/* smtprelay.tab */
+	size_t			 nrelay;
 };
 
 static pthread_mutex_t	 config_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -178,12 +180,36 @@ ipmap_build(const struct tab *t, struct ipmap *m)
 	}
 }
 
+/* relay_build - parse smtprelay.tab */
+static void
+relay_build(struct config *cfg)
+{
+	const struct tab *t = &cfg->tabs[CFG_SMTPRELAY];
+	const struct tab_rec *r;
+	size_t i;
+
+	cfg->relay = calloc(t->nrecs ? t->nrecs : 1, sizeof(*cfg->relay));
+	if (cfg->relay == NULL)
+		return;
+	for (i = 0; i < t->nrecs; i++) {
+		r = &t->recs[i];
+		if (ipfilter_parse(r->f[0], r->n >= 2 ? r->f[1] : NULL,
+		    &cfg->relay[cfg->nrelay]) == -1) {
+			log_warn("%s:%u: bad address filter, line ignored",
+			    t->path, r->lineno);
+			continue;
+		}
+		cfg->nrelay++;
+	}
+}
+
 /* config_free - release a snapshot */
 static void
 config_free(struct config *cfg)
 {
 	int t;
 
+	free(cfg->relay);
 	for (t = 0; t < CFG_NTABLES; t++) {
 		tab_free(&cfg->tabs[t]);
 		free(cfg->ipmaps[t].rules);
@@ -220,6 +246,7 @@ config_build(const char *root)
 		if (is_ipmap(t))
 			ipmap_build(&cfg->tabs[t], &cfg->ipmaps[t]);
 	}
+	relay_build(cfg);
 	return cfg;
 fail:
 	config_free(cfg);
@@ -415,4 +442,16 @@ config_ipmap_allow(const struct config *cfg, enum config_table t,
 		}
 	}
 	return allow;
+}
+
+/* config_relay_allow - smtprelay.tab verdict */
+bool
+config_relay_allow(const struct config *cfg, const struct sockaddr *peer)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nrelay; i++)
+		if (ipfilter_match(&cfg->relay[i], peer))
+			return true;
+	return false;
 }

@@ -119,4 +119,11 @@ bool	config_var_bool(const struct config *cfg, const char *name, bool def);
 bool	config_ipmap_allow(const struct config *cfg, enum config_table t,
 	    const struct sockaddr *peer);
 
+/*
+ * config_relay_allow - true when the peer matches a line of smtprelay.tab
+ * (`"ip"<TAB>"netmask"` or `"ip/bits"`); no match means no relaying.
+ */
+bool	config_relay_allow(const struct config *cfg,
+	    const struct sockaddr *peer);
+
 #endif

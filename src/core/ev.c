@@ -29,6 +29,7 @@
 #define EV_IP_MAX		64
 #define EV_LINGER_SECONDS	2	/* drain input after our last byte */
 #define EV_ACCEPT_PAUSE_MS	500	/* listeners rest after EMFILE */
+#define EV_RAW_HIGHWAT		(256 * 1024)	/* read-ahead in raw mode */
 
 struct conn {
 	uint64_t		 id;
@@ -39,6 +40,8 @@ struct conn {
 	void			*data;		/* protocol session */
 	struct buf		 line;		/* current line */
 	bool			 paused;
+	bool			 raw;		/* deliver bytes, not lines */
+	bool			 skipping;	/* dropping an overlong line */
 	bool			 closing;
 	bool			 in_cb;		/* inside a handler callback */
 	bool			 freed;		/* free requested in a callback */
@@ -253,6 +256,25 @@ conn_finish(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ);
 }
 
+/* conn_process_raw - offer contiguous input; returns bytes consumed */
+static size_t
+conn_process_raw(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	size_t used;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		return 0;
+	c->in_cb = true;
+	used = c->svc->handler->on_data(c, v.iov_base, v.iov_len);
+	c->in_cb = false;
+	if (used > v.iov_len)
+		fatalx("%s: on_data consumed %zu of %zu", c->svc->name, used,
+		    v.iov_len);
+	evbuffer_drain(in, used);
+	return used;
+}
+
 /* conn_process - deliver buffered lines, honour pause and close */
 static void
 conn_process(struct conn *c)
@@ -261,6 +283,17 @@ conn_process(struct conn *c)
 	enum line_status st;
 
 	while (!c->paused && !c->closing && !c->freed) {
+		if (c->skipping) {
+			if (line_discard(in) == 0)
+				break;
+			c->skipping = false;
+			continue;
+		}
+		if (c->raw) {
+			if (conn_process_raw(c, in) == 0)
+				break;
+			continue;
+		}
 		st = line_read(in, c->svc->line_max, &c->line);
 		if (st == LINE_MORE)
 			break;
@@ -276,9 +309,8 @@ conn_process(struct conn *c)
 			    c->line.len);
 		}
 		c->in_cb = false;
-		if (st == LINE_TOO_LONG && !c->closing && !c->freed &&
-		    line_discard(in) == 0)
-			break;
+		if (st == LINE_TOO_LONG)
+			c->skipping = true;
 	}
 	if (c->freed) {
 		conn_free(c);
@@ -332,11 +364,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_debug("%s: session %llu idle timeout", c->svc->name,
 		    (unsigned long long)c->id);
 		conn_event(c, CONN_TIMEOUT);
-	} else if (what & BEV_EVENT_EOF) {
-		conn_event(c, CONN_CLOSED);
-	} else {
-		conn_event(c, CONN_ERROR);
+		/* Send the goodbye the handler may have queued, then close. */
+		conn_close(c);
+		return;
 	}
+	conn_event(c, (what & BEV_EVENT_EOF) ? CONN_CLOSED : CONN_ERROR);
 	conn_release(c);
 }
 
@@ -612,6 +644,27 @@ close_listeners(void *arg)
 	l->nlst = 0;
 }
 
+/* stop_loop - on the loop thread: no more accepts, sessions told */
+static void
+stop_loop(void *arg)
+{
+	struct ev_loop *l = arg;
+	struct conn *c, *next;
+
+	close_listeners(l);
+	for (c = l->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->closing || c->freed ||
+		    c->svc->handler->on_shutdown == NULL)
+			continue;
+		c->in_cb = true;
+		c->svc->handler->on_shutdown(c);
+		c->in_cb = false;
+		if (c->closing)
+			conn_schedule(c);
+	}
+}
+
 /* ev_stop_accepting - close every listener */
 void
 ev_stop_accepting(void)
@@ -622,7 +675,7 @@ ev_stop_accepting(void)
 		return;
 	for (i = 0; i < nloops; i++) {
 		if (loops[i].started) {
-			if (ev_run_in_loop(&loops[i], close_listeners,
+			if (ev_run_in_loop(&loops[i], stop_loop,
 			    &loops[i]) == -1)
 				log_warn("cannot stop listeners of loop %d", i);
 		} else {
@@ -774,6 +827,19 @@ conn_printf(struct conn *c, const char *fmt, ...)
 	r = evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
 	va_end(ap);
 	return r < 0 ? -1 : 0;
+}
+
+/* conn_set_raw - line or raw mode */
+void
+conn_set_raw(struct conn *c, bool raw)
+{
+	if (c->raw == raw)
+		return;
+	c->raw = raw;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, raw ? EV_RAW_HIGHWAT :
+	    c->svc->line_max + 64);
+	if (!c->in_cb)
+		conn_schedule(c);
 }
 
 /* conn_pause - stop delivering lines */

@@ -41,8 +41,19 @@ struct conn_handler {
 	void	(*on_open)(struct conn *c);
 	/* One line without its CRLF; line[len] is NUL.  May pause/close. */
 	void	(*on_line)(struct conn *c, char *line, size_t len);
+	/*
+	 * Raw mode (conn_set_raw): the next contiguous input bytes.  Return
+	 * how many were consumed (0..len); unconsumed bytes are offered
+	 * again when more arrive, or as lines after conn_set_raw(c, false).
+	 */
+	size_t	(*on_data)(struct conn *c, const char *p, size_t len);
 	/* Anything else.  After TIMEOUT, CLOSED and ERROR the conn closes. */
 	void	(*on_event)(struct conn *c, enum conn_event ev);
+	/*
+	 * Optional: the server is shutting down.  Close idle sessions now
+	 * (with a goodbye), let busy ones finish.
+	 */
+	void	(*on_shutdown)(struct conn *c);
 	/* The conn is being freed: release the session data. */
 	void	(*on_free)(struct conn *c);
 };
@@ -87,8 +98,8 @@ int	ev_listen(struct ev_service *svc, const struct sockaddr *sa,
 int	ev_start(void) WARN_UNUSED_RESULT;
 
 /*
- * ev_stop_accepting - close every listener (idempotent, thread-safe).
- * Existing connections go on.
+ * ev_stop_accepting - close every listener (idempotent, thread-safe) and
+ * tell every connection through its handler's on_shutdown.
  */
 void	ev_stop_accepting(void);
 
@@ -129,6 +140,13 @@ int	conn_write(struct conn *c, const void *p, size_t n);
 /* conn_printf - queue formatted text.  Returns 0 or -1. */
 int	conn_printf(struct conn *c, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * conn_set_raw - switch between line mode (on_line) and raw mode
+ * (on_data, for SMTP DATA/BDAT bodies).  Takes effect for the next input
+ * delivered; buffered input is re-examined in the new mode.
+ */
+void	conn_set_raw(struct conn *c, bool raw);
 
 /*
  * conn_pause - deliver no more lines until conn_resume (while an

@@ -1,0 +1,466 @@
+/*
+ * smtpd_cmd.c - the SMTP command table and one handler per command.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/config.h"
+#include "core/ev.h"
+#include "core/log.h"
+#include "smtpd/smtpd_int.h"
+#include "store/store.h"
+
+/* cmd_helo_common - HELO and EHLO */
+static bool
+cmd_helo_common(struct smtpd_session *s, char *arg)
+{
+	if (!smtpd_helo_ok(arg)) {
+		smtpd_reply(s, 501, "5.5.4 Invalid domain name");
+		return false;
+	}
+	if (!str_copy(s->helo, arg, sizeof(s->helo))) {
+		smtpd_reply(s, 501, "5.5.4 Domain name too long");
+		return false;
+	}
+	smtpd_tx_reset(s);
+	smtpd_enter_state(s, SMTPD_S_HELO);
+	return true;
+}
+
+/* root_domain - RootDomain for HELO replies (XMail) */
+static const char *
+root_domain(struct smtpd_session *s)
+{
+	const char *d = config_var(s->cfg, "RootDomain");
+
+	return d != NULL && *d != '\0' ? d : s->domain;
+}
+
+/* cmd_helo - HELO */
+static void
+cmd_helo(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	if (!cmd_helo_common(s, arg))
+		return;
+	s->esmtp = false;
+	smtpd_reply(s, 250, "%s", root_domain(s));
+}
+
+/* cmd_ehlo - EHLO with the extensions (RFC 5321 4.1.1.1) */
+static void
+cmd_ehlo(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	if (!cmd_helo_common(s, arg))
+		return;
+	s->esmtp = true;
+	conn_printf(s->conn, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
+	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n"
+	    "250-DSN\r\n250 SMTPUTF8\r\n", root_domain(s),
+	    (unsigned long long)s->max_size);
+}
+
+/* prefix_arg - "FROM:" / "TO:" prefix, case-insensitive */
+static char *
+prefix_arg(char *arg, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncasecmp(arg, prefix, n) == 0 ? arg + n : NULL;
+}
+
+/* parse_reply - reply for a parse error */
+static void
+parse_reply(struct smtpd_session *s, enum smtpd_parse_err e,
+    enum addr_err detail, bool sender)
+{
+	switch (e) {
+	case SMTPD_PARSE_PATH:
+		smtpd_reply(s, 501, "%s Bad %s address syntax: %s",
+		    sender ? "5.1.7" : "5.1.3",
+		    sender ? "sender" : "recipient", addr_strerror(detail));
+		break;
+	case SMTPD_PARSE_UNKNOWN:
+		smtpd_reply(s, 555, "5.5.4 Unsupported parameter");
+		break;
+	case SMTPD_PARSE_8BIT:
+		smtpd_reply(s, 553, "5.6.7 Non-ASCII address requires"
+		    " SMTPUTF8");
+		break;
+	default:
+		smtpd_reply(s, 501, "5.5.4 Syntax error in parameters or"
+		    " arguments");
+		break;
+	}
+}
+
+/* cmd_mail - MAIL FROM */
+static void
+cmd_mail(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+	enum smtpd_parse_err e;
+	enum addr_err detail = ADDR_OK;
+	char *p = prefix_arg(arg, "FROM:");
+
+	if (p == NULL) {
+		smtpd_reply(s, 501, "5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	e = smtpd_parse_mail(p, &s->exts, &s->mail, &detail);
+	if (e != SMTPD_PARSE_OK) {
+		parse_reply(s, e, detail, true);
+		return;
+	}
+	if (s->mail.from.null &&
+	    !config_var_bool(s->cfg, "AllowNullSender", true)) {
+		smtpd_reply(s, 501, "5.1.7 Syntax error in return path");
+		return;
+	}
+	if (s->mail.has_size && s->mail.size > s->max_size) {
+		smtpd_reply(s, 552, "5.3.4 Message exceeds fixed maximum"
+		    " message size");
+		return;
+	}
+	snprintf(s->mail_line, sizeof(s->mail_line), "MAIL FROM:%s", p);
+	smtpd_enter_state(s, SMTPD_S_MAIL);
+	smtpd_reply(s, 250, "2.1.0 OK");
+}
+
+/* rcpt_policy - is this recipient acceptable?  replies on refusal */
+static bool
+rcpt_policy(struct smtpd_session *s, struct addr_path *to)
+{
+	struct store_user u;
+	char addr[ADDR_PATH_MAX + 1];
+
+	if (to->domain[0] == '\0') {
+		/* RFC 5321 4.5.1: <postmaster> without a domain. */
+		const char *rd = root_domain(s);
+
+		if (!str_copy(to->domain, rd, sizeof(to->domain)))
+			return false;
+	}
+	if (addr_format(to, addr, sizeof(addr)) == -1)
+		return false;
+	if (store_domain_resolve(s->cfg, to->domain) != NULL) {
+		if (store_user_find(s->cfg, to->local, to->domain, &u) == 0)
+			return true;
+		smtpd_reply(s, 550, "5.1.1 Mailbox unavailable <%s>", addr);
+		return false;
+	}
+	if (s->relay_ok)
+		return true;
+	log_info("smtp: peer=%s relay denied for <%s>",
+	    conn_peer_ip(s->conn), addr);
+	smtpd_reply(s, 550, "5.7.1 Relay denied");
+	return false;
+}
+
+/* cmd_rcpt - RCPT TO */
+static void
+cmd_rcpt(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+	struct smtpd_rcpt r;
+	enum smtpd_parse_err e;
+	enum addr_err detail = ADDR_OK;
+	char addr[ADDR_PATH_MAX + 1], *p = prefix_arg(arg, "TO:");
+	const char *params;
+
+	if (p == NULL) {
+		smtpd_reply(s, 501, "5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (s->nrcpts >= (size_t)s->opts->max_rcpt) {
+		smtpd_reply(s, 452, "4.5.3 Too many recipients");
+		return;
+	}
+	e = smtpd_parse_rcpt(p, &s->exts, s->mail.smtputf8, &r, &detail);
+	if (e != SMTPD_PARSE_OK) {
+		parse_reply(s, e, detail, false);
+		return;
+	}
+	if (!rcpt_policy(s, &r.to) ||
+	    addr_format(&r.to, addr, sizeof(addr)) == -1)
+		return;
+	/* Keep the DSN parameters after the address for the bounce code. */
+	params = strchr(p, '>');
+	params = params != NULL ? params + 1 : "";
+	if (buf_printf(&s->rcpts, "RCPT TO:<%s>%s", addr, params) == -1 ||
+	    buf_putc(&s->rcpts, '\0') == -1) {
+		smtpd_reply(s, 452, "4.5.3 Too many recipients");
+		return;
+	}
+	if (s->nrcpts++ == 0 &&
+	    !str_copy(s->first_rcpt, addr, sizeof(s->first_rcpt)))
+		fatalx("smtp: recipient longer than ADDR_PATH_MAX");
+	smtpd_enter_state(s, SMTPD_S_RCPT);
+	smtpd_reply(s, 250, "2.1.5 OK");
+}
+
+/* cmd_data - DATA */
+static void
+cmd_data(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	(void)arg;
+	smtpd_data_start(s);
+}
+
+/* count_hops - Received:/X-Deliver-To: lines in a header section */
+static unsigned
+count_hops(const char *p, size_t len)
+{
+	const char *end = p + len, *nl;
+	unsigned n = 0;
+
+	while (p < end && *p != '\r' && *p != '\n') {
+		if (end - p > 9 && strncasecmp(p, "Received:", 9) == 0)
+			n++;
+		else if (end - p > 13 && strncasecmp(p, "X-Deliver-To:", 13)
+		    == 0)
+			n++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* smtpd_bdat_chunk_done - end of one BDAT chunk (RFC 3030 2) */
+void
+smtpd_bdat_chunk_done(struct smtpd_session *s)
+{
+	conn_set_raw(s->conn, false);
+	if (!s->bdat_last) {
+		if (s->bdat_bad)
+			smtpd_reply(s, 552, "5.3.4 Message exceeds fixed"
+			    " maximum message size");
+		else
+			smtpd_reply(s, 250, "2.0.0 %zu octets received",
+			    s->msg.len);
+		if (s->bdat_bad) {
+			smtpd_tx_reset(s);
+			smtpd_enter_state(s, SMTPD_S_HELO);
+		}
+		return;
+	}
+	if (s->bdat_bad) {
+		smtpd_reply(s, 552, "5.3.4 Message exceeds fixed maximum"
+		    " message size");
+	} else if (count_hops(s->msg.data, s->msg.len) >
+	    (unsigned)config_var_long(s->cfg, "MaxMTAOps", 16)) {
+		smtpd_reply(s, 554, "5.4.6 Mail loop detected");
+	} else {
+		smtpd_commit(s);
+		return;
+	}
+	smtpd_tx_reset(s);
+	smtpd_enter_state(s, SMTPD_S_HELO);
+}
+
+/* cmd_bdat - BDAT size [LAST] (RFC 3030) */
+static void
+cmd_bdat(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+	unsigned long long n;
+	char *end;
+
+	if (!isdigit((unsigned char)arg[0]))
+		goto syntax;
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (errno != 0 || (*end != '\0' && *end != ' '))
+		goto syntax;
+	while (*end == ' ')
+		end++;
+	if (*end != '\0' && strcasecmp(end, "LAST") != 0)
+		goto syntax;
+	if (s->state == SMTPD_S_RCPT) {
+		buf_clear(&s->msg);
+		buf_init(&s->msg, (size_t)s->max_size);
+	}
+	s->bdat_last = *end != '\0';
+	if (n > s->max_size)
+		s->bdat_bad = true;
+	s->bdat_left = n;
+	smtpd_enter_state(s, SMTPD_S_BDAT);
+	if (n == 0) {
+		smtpd_bdat_chunk_done(s);
+		return;
+	}
+	conn_set_raw(s->conn, true);
+	return;
+syntax:
+	/* The chunk size is unknown: the stream cannot be resynchronised. */
+	conn_printf(s->conn, "501 5.5.4 Syntax: BDAT size [LAST]; closing\r\n");
+	conn_close(s->conn);
+}
+
+/* cmd_rset - RSET */
+static void
+cmd_rset(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	(void)arg;
+	smtpd_tx_reset(s);
+	if (s->state != SMTPD_S_INIT)
+		smtpd_enter_state(s, SMTPD_S_HELO);
+	smtpd_reply(s, 250, "2.0.0 OK");
+}
+
+/* cmd_noop - NOOP */
+static void
+cmd_noop(void *arg0, char *arg)
+{
+	(void)arg;
+	smtpd_reply(arg0, 250, "2.0.0 OK");
+}
+
+/* cmd_quit - QUIT */
+static void
+cmd_quit(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	(void)arg;
+	conn_printf(s->conn, "221 2.0.0 %s [postroom ESMTP Server] service"
+	    " closing transmission channel\r\n", s->domain);
+	conn_close(s->conn);
+}
+
+/* cmd_help - HELP */
+static void
+cmd_help(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	(void)arg;
+	conn_printf(s->conn, "214-HELO EHLO MAIL RCPT DATA BDAT\r\n"
+	    "214-RSET VRFY NOOP HELP QUIT\r\n"
+	    "214 2.0.0 See the postroom README\r\n");
+}
+
+/* cmd_vrfy - VRFY: only with AllowSmtpVRFY (RFC 5321 3.5.3) */
+static void
+cmd_vrfy(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+	struct addr_path p;
+	struct store_user u;
+
+	if (!config_var_bool(s->cfg, "AllowSmtpVRFY", false)) {
+		smtpd_reply(s, 252, "2.5.2 Argument not checked");
+		return;
+	}
+	if (addr_parse_mailbox(arg, false, &p) != ADDR_OK) {
+		smtpd_reply(s, 501, "5.5.4 Syntax: VRFY user@domain");
+		return;
+	}
+	if (store_user_find(s->cfg, p.local, p.domain, &u) == 0)
+		smtpd_reply(s, 250, "2.1.5 Local account <%s@%s>", u.name,
+		    u.domain);
+	else
+		smtpd_reply(s, 550, "5.1.1 String does not match anything");
+}
+
+#define S(x)	(1u << (x))
+
+static const struct cmdtab_row smtpd_cmds[] = {
+	{ "HELO", SMTPD_ANY, 0, CMDTAB_ARG_REQ, cmd_helo },
+	{ "EHLO", SMTPD_ANY, 0, CMDTAB_ARG_REQ, cmd_ehlo },
+	{ "MAIL", S(SMTPD_S_HELO), 0, CMDTAB_ARG_REQ, cmd_mail },
+	{ "RCPT", S(SMTPD_S_MAIL) | S(SMTPD_S_RCPT), 0, CMDTAB_ARG_REQ,
+	    cmd_rcpt },
+	{ "DATA", S(SMTPD_S_RCPT), CMDTAB_F_GROUP_END, CMDTAB_ARG_NONE,
+	    cmd_data },
+	{ "BDAT", S(SMTPD_S_RCPT) | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_REQ,
+	    cmd_bdat },
+	{ "RSET", SMTPD_ANY | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_NONE, cmd_rset },
+	{ "NOOP", SMTPD_ANY | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_OPT, cmd_noop },
+	{ "QUIT", SMTPD_ANY | S(SMTPD_S_BDAT), CMDTAB_F_GROUP_END,
+	    CMDTAB_ARG_NONE, cmd_quit },
+	{ "HELP", SMTPD_ANY, 0, CMDTAB_ARG_OPT, cmd_help },
+	{ "VRFY", SMTPD_ANY, CMDTAB_F_GROUP_END, CMDTAB_ARG_REQ, cmd_vrfy },
+};
+
+/* bad_state_reply - 503 with a hint */
+static void
+bad_state_reply(struct smtpd_session *s, const char *verb)
+{
+	if (s->state == SMTPD_S_INIT)
+		smtpd_reply(s, 503, "5.5.1 Send HELO/EHLO first");
+	else if (strcmp(verb, "MAIL") == 0)
+		smtpd_reply(s, 503, "5.5.1 Nested MAIL command");
+	else if (strcmp(verb, "DATA") == 0 && s->state == SMTPD_S_BDAT)
+		smtpd_reply(s, 503, "5.5.1 DATA after BDAT");
+	else if (s->state == SMTPD_S_MAIL || s->state == SMTPD_S_HELO)
+		smtpd_reply(s, 503, "5.5.1 %s", strcmp(verb, "RCPT") == 0 ?
+		    "Need MAIL before RCPT" : "No valid recipients");
+	else
+		smtpd_reply(s, 503, "5.5.1 Bad sequence of commands");
+}
+
+/* has_8bit - any byte above 127 */
+static bool
+has_8bit(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] > 127)
+			return true;
+	return false;
+}
+
+/* smtpd_cmd_dispatch - one command line */
+void
+smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
+{
+	const struct cmdtab_row *row;
+	char verb[CMDTAB_VERB_MAX + 1];
+	size_t i;
+
+	/* 8-bit only in MAIL/RCPT arguments with SMTPUTF8 (RFC 6531 3.3). */
+	if (has_8bit(line, len) && strncasecmp(line, "MAIL ", 5) != 0 &&
+	    strncasecmp(line, "RCPT ", 5) != 0) {
+		smtpd_reply(s, 500, "5.5.2 Non-ASCII characters in command");
+		return;
+	}
+	if (len > 512 && strncasecmp(line, "MAIL ", 5) != 0 &&
+	    strncasecmp(line, "RCPT ", 5) != 0) {
+		smtpd_reply(s, 500, "5.5.2 Line too long");
+		return;
+	}
+	switch (cmdtab_dispatch(smtpd_cmds, nitems(smtpd_cmds), s->state, s,
+	    line, &row)) {
+	case CMDTAB_DONE:
+		break;
+	case CMDTAB_UNKNOWN:
+		smtpd_reply(s, 500, "5.5.2 Syntax error, command"
+		    " unrecognized");
+		break;
+	case CMDTAB_BAD_STATE:
+		for (i = 0; i < CMDTAB_VERB_MAX && row->verb[i]; i++)
+			verb[i] = row->verb[i];
+		verb[i] = '\0';
+		bad_state_reply(s, verb);
+		break;
+	case CMDTAB_BAD_ARG:
+		smtpd_reply(s, 501, "5.5.4 Syntax error in parameters or"
+		    " arguments");
+		break;
+	}
+}

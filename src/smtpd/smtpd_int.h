@@ -1,0 +1,89 @@
+/*
+ * smtpd_int.h - internals shared by the smtpd_*.c files.
+ */
+#ifndef POSTROOM_SMTPD_SMTPD_INT_H
+#define POSTROOM_SMTPD_SMTPD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/cmdtab.h"
+#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_data.h"
+#include "smtpd/smtpd_parse.h"
+
+struct conn;
+struct config;
+
+#define SMTPD_CMD_MAX		2048	/* command line (RFC 5321 512 + ext) */
+#define SMTPD_TEXT_MAX		998	/* text line without CRLF (4.5.3.1.6) */
+#define SMTPD_TEXT_TOLERANCE	65536	/* longest text line accepted */
+#define SMTPD_HARD_MAX		(64u << 20)	/* MaxMessageSize 0 */
+#define SMTPD_RCPT_LINE_MAX	(ADDR_PATH_MAX + SMTPD_ORCPT_MAX + 64)
+
+enum smtpd_state {
+	SMTPD_S_INIT,		/* greeted, no HELO yet */
+	SMTPD_S_HELO,		/* HELO/EHLO done, no transaction */
+	SMTPD_S_MAIL,		/* MAIL accepted */
+	SMTPD_S_RCPT,		/* at least one RCPT accepted */
+	SMTPD_S_DATA,		/* reading DATA */
+	SMTPD_S_BDAT,		/* BDAT chunks in progress */
+	SMTPD_S_BUSY,		/* waiting for the spool */
+};
+
+#define SMTPD_ANY	((1u << SMTPD_S_INIT) | (1u << SMTPD_S_HELO) | \
+			 (1u << SMTPD_S_MAIL) | (1u << SMTPD_S_RCPT))
+
+struct smtpd_session {
+	struct conn		*conn;
+	struct config		*cfg;		/* snapshot for the session */
+	const struct smtpd_opts	*opts;
+	enum smtpd_state	 state;
+	bool			 esmtp;		/* EHLO, not HELO */
+	char			 helo[256];
+	int			 errors;	/* error replies so far */
+	int			 max_errors;	/* SMTP-MaxErrors, 0 = none */
+	bool			 relay_ok;	/* smtprelay.tab matched */
+	uint64_t		 max_size;	/* octets, never 0 */
+	struct smtpd_exts	 exts;		/* advertised extensions */
+	char			 domain[256];	/* SmtpServerDomain/RootDomain */
+	/* transaction */
+	struct smtpd_mail	 mail;
+	char			 mail_line[SMTPD_CMD_MAX + 16];
+	struct buf		 rcpts;		/* "RCPT TO:<..> ..." NUL-separated */
+	size_t			 nrcpts;
+	char			 first_rcpt[ADDR_PATH_MAX + 1];
+	struct smtpd_data	 data;
+	struct buf		 msg;		/* message being received */
+	uint64_t		 bdat_left;	/* octets left in this chunk */
+	bool			 bdat_last;	/* chunk was LAST */
+	bool			 bdat_bad;	/* latched error in BDAT */
+	int			 transactions;
+};
+
+/* smtpd_reply - send one reply line "<code> <text>" (+ CustomSMTPMessage
+ * for 4xx/5xx); counts errors and closes after SMTP-MaxErrors. */
+void	smtpd_reply(struct smtpd_session *s, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* smtpd_enter_state - change state, with a debug log line. */
+void	smtpd_enter_state(struct smtpd_session *s, enum smtpd_state st);
+
+/* smtpd_tx_reset - forget the transaction (RSET, EHLO, after DATA). */
+void	smtpd_tx_reset(struct smtpd_session *s);
+
+/* smtpd_commit - spool the received message and reply (async). */
+void	smtpd_commit(struct smtpd_session *s);
+
+/* smtpd_cmd_dispatch - run one command line. */
+void	smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len);
+
+/* smtpd_bdat_chunk_done - a BDAT chunk has been read completely. */
+void	smtpd_bdat_chunk_done(struct smtpd_session *s);
+
+/* smtpd_data_start - 354 and switch the connection to raw input. */
+void	smtpd_data_start(struct smtpd_session *s);
+
+#endif
