@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <stdatomic.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "core/log.h"
 #include "core/work.h"
 #include "fingerd/fingerd.h"
+#include "queue/queue_lmail.h"
 #include "queue/queue_local.h"
 #include "smtpd/smtpd.h"
 
@@ -41,10 +43,12 @@ struct serve {
 	char			 shutdown_path[4096];
 	int			 pid_fd;
 	int			 lock_fd;
-	bool			 stopping;
+	atomic_bool		 stopping;
 	struct timespec		 stop_at;
 	struct ev_service	 finger;
 	struct ev_service	 smtp;
+	struct event		*lmail;		/* -Lt local mailer timer */
+	bool			 lmail_busy;	/* a pass is running */
 	struct smtpd_opts	 smtp_opts;
 };
 
@@ -257,6 +261,63 @@ serve_raise_nofile(void)
 	}
 }
 
+/* A local-mailer pass on a worker. */
+struct lmail_job {
+	struct serve		*s;
+	struct queue_ref	*refs;
+	size_t			 nrefs;
+};
+
+/* lmail_work - worker: spool the files of spool/local */
+static void
+lmail_work(void *arg)
+{
+	struct lmail_job *j = arg;
+	struct config *cfg = config_acquire();
+
+	if (cfg != NULL &&
+	    queue_lmail_run(cfg, j->s->o.split, 1000, &j->refs, &j->nrefs) > 0)
+		log_debug("lmail: %zu spool file(s) from spool/local",
+		    j->nrefs);
+	config_release(cfg);
+}
+
+/* lmail_done - loop: deliver what was spooled */
+static void
+lmail_done(void *arg)
+{
+	struct lmail_job *j = arg;
+
+	j->s->lmail_busy = false;
+	if (j->nrefs > 0)
+		queue_local_schedule(j->refs, j->nrefs);
+	else
+		free(j->refs);
+	free(j);
+}
+
+/* lmail_tick - every -Lt seconds: one pass if none is running */
+static void
+lmail_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *s = arg;
+	struct lmail_job *j;
+
+	(void)fd;
+	(void)what;
+	if (s->lmail_busy || s->stopping)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	j->s = s;
+	s->lmail_busy = true;
+	if (work_submit(ev_loop_at(0), lmail_work, lmail_done, j) == -1) {
+		s->lmail_busy = false;
+		free(j);
+	}
+}
+
 /* serve_begin_stop - stop accepting, let sessions finish */
 static void
 serve_begin_stop(struct serve *s, const char *why)
@@ -320,7 +381,7 @@ static int
 serve_loop(struct serve *s)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct timeval tv = { 0, SERVE_TICK_MS * 1000 };
+	struct timeval tv = { 0, SERVE_TICK_MS * 1000 }, lt = { 0, 0 };
 	size_t i;
 
 	s->base = event_base_new();
@@ -333,6 +394,11 @@ serve_loop(struct serve *s)
 	}
 	s->tick = event_new(s->base, -1, EV_PERSIST, serve_tick, s);
 	if (s->tick == NULL || event_add(s->tick, &tv) == -1)
+		return -1;
+	lt.tv_sec = s->o.lmail_sleep;
+	s->lmail = event_new(ev_loop_base(ev_loop_at(0)), -1, EV_PERSIST,
+	    lmail_tick, s);
+	if (s->lmail == NULL || event_add(s->lmail, &lt) == -1)
 		return -1;
 	log_info("postroom ready, MailRoot %s, pid %ld", s->o.mailroot,
 	    (long)getpid());
@@ -454,6 +520,11 @@ cli_serve_main(int argc, char **argv)
 	}
 	rc = 0;
 out_work:
+	if (s.lmail != NULL) {
+		/* Its base belongs to loop 0, which ev_stop frees. */
+		event_free(s.lmail);
+		s.lmail = NULL;
+	}
 	ev_stop_accepting();
 	work_shutdown();
 out_ev:

@@ -18,6 +18,8 @@ static const struct verb verbs[] = {
 	{ "passwd", cli_passwd_main,
 	    "XMCrypt encode/decode, crypt(3) password hashes" },
 	{ "mkusers", cli_mkusers_main, "create accounts in bulk (MkUsers)" },
+	{ "sendmail", cli_sendmail_main,
+	    "submit a message through the local mailer" },
 };
 
 /* usage - list the verbs */
@@ -35,8 +37,13 @@ usage(FILE *fp)
 int
 main(int argc, char **argv)
 {
+	const char *base = strrchr(argv[0], '/');
 	size_t i;
 
+	/* Installed as (or linked to) "sendmail": behave as sendmail. */
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "sendmail") == 0)
+		return cli_sendmail_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -2,6 +2,7 @@
  * queue_local.c - local delivery of spooled messages.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "core/log.h"
 #include "core/work.h"
 #include "maildir/maildir.h"
+#include "queue/queue_bounce.h"
 #include "queue/queue_local.h"
 #include "store/store.h"
 
@@ -34,6 +36,97 @@ queue_local_init(int split, bool maildir)
 	local_maildir = maildir;
 }
 
+/* fail - permanent failure: bounce, freeze or remove, deliver the report */
+static void
+fail(struct config *cfg, const struct queue_ref *r, struct queue_file *qf,
+    const char *status, const char *why)
+{
+	struct queue_failure f = { status, why, NULL };
+	struct queue_ref *refs = NULL;
+	size_t n = 0, i;
+
+	/* Even on -1 a report may have been spooled: deliver it. */
+	if (queue_fail(cfg, local_split, r, "mess", qf, &f, &refs, &n) == -1)
+		log_warn("queue: %s stays in the spool to be retried",
+		    r->name);
+	for (i = 0; i < n; i++)
+		queue_local_deliver_one(&refs[i]);
+	free(refs);
+}
+
+/* expand_list - one spool file per list member with R (XMAIL-FACTS 8) */
+static void
+expand_list(struct config *cfg, const struct queue_ref *r,
+    struct queue_file *qf, const struct store_user *u, const char *list)
+{
+	const char *root = config_mailroot(cfg);
+	struct tab members = { 0 }, vars = { 0 };
+	struct queue_env env;
+	struct queue_ref *refs = NULL;
+	const char **rcpts = NULL;
+	char mail_from[QUEUE_LINE_MAX], **lines = NULL;
+	const char *sender, *v;
+	struct buf data;
+	size_t i, n = 0;
+
+	buf_init(&data, qf->datalen + 1024);
+	if (store_mlusers_load(root, u, &members) == -1 ||
+	    store_user_vars_load(root, u, &vars) == -1)
+		goto out;
+	rcpts = calloc(members.nrecs + 1, sizeof(*rcpts));
+	lines = calloc(members.nrecs + 1, sizeof(*lines));
+	if (rcpts == NULL || lines == NULL)
+		goto out;
+	for (i = 0; i < members.nrecs; i++) {
+		const struct tab_rec *m = &members.recs[i];
+		struct addr_path p;
+
+		if (m->n < 2 || strpbrk(m->f[1], "Rr") == NULL ||
+		    addr_parse_mailbox(m->f[0], true, &p) != ADDR_OK ||
+		    asprintf(&lines[n], "RCPT TO:<%s>", m->f[0]) == -1)
+			continue;
+		rcpts[n] = lines[n];
+		n++;
+	}
+	sender = store_var(&vars, "ListSender");
+	if (sender == NULL || *sender == '\0')
+		sender = qf->from;
+	v = store_var(&vars, "UseReplyTo");
+	snprintf(mail_from, sizeof(mail_from), "MAIL FROM:<%s>", sender);
+	if ((v == NULL || strtol(v, NULL, 10) != 0) &&
+	    buf_printf(&data, "Reply-To: <%s>\r\n", list) == -1)
+		goto out;
+	if (buf_append(&data, qf->data, qf->datalen) == -1)
+		goto out;
+	if (n > 0) {
+		refs = calloc(n, sizeof(*refs));
+		env.info = qf->info;
+		env.smtp_domain = qf->smtp_domain;
+		env.msgid = qf->msgid;
+		env.mail_from = mail_from;
+		env.rcpts = rcpts;
+		env.nrcpts = n;
+		if (refs == NULL || queue_submit(root, local_split, &env,
+		    data.data, data.len, refs) == -1)
+			goto out;
+	}
+	log_info("queue: list <%s> expanded to %zu member(s) id=%s", list, n,
+	    qf->msgid);
+	if (queue_remove(root, r, "mess") == -1)
+		log_error("queue: %s expanded but not removed", r->name);
+	for (i = 0; i < n; i++)
+		queue_local_deliver_one(&refs[i]);
+out:
+	for (i = 0; lines != NULL && i < n; i++)
+		free(lines[i]);
+	free(lines);
+	free(rcpts);
+	free(refs);
+	buf_clear(&data);
+	tab_free(&members);
+	tab_free(&vars);
+}
+
 /* deliver_loaded - route and store one loaded spool file */
 static void
 deliver_loaded(struct config *cfg, const struct queue_ref *r,
@@ -43,6 +136,7 @@ deliver_loaded(struct config *cfg, const struct queue_ref *r,
 	struct addr_path to;
 	struct store_user u;
 	char dir[4096], rcpt[ADDR_PATH_MAX + 1], name[MAILDIR_NAME_MAX + 1];
+	char rpath[ADDR_PATH_MAX + 1];
 
 	if (addr_parse_mailbox(qf->to, true, &to) != ADDR_OK) {
 		(void)queue_quarantine(root, r, "mess", "bad recipient");
@@ -53,13 +147,8 @@ deliver_loaded(struct config *cfg, const struct queue_ref *r,
 		    r->name, qf->to);
 		return;
 	}
-	if (store_user_find(cfg, to.local, to.domain, &u) == -1 ||
-	    u.type != 'U') {
-		log_warn("queue: %s: no local account for <%s>; frozen",
-		    r->name, qf->to);
-		if (queue_move(root, r, "mess", "froz") == -1)
-			log_error("queue: cannot freeze %s: %s", r->name,
-			    strerror(errno));
+	if (store_user_find(cfg, to.local, to.domain, &u) == -1) {
+		fail(cfg, r, qf, "5.1.1", "Unknown user at delivery time");
 		return;
 	}
 	if ((size_t)snprintf(rcpt, sizeof(rcpt), "%s@%s", u.name, u.domain) >=
@@ -67,8 +156,30 @@ deliver_loaded(struct config *cfg, const struct queue_ref *r,
 		(void)queue_quarantine(root, r, "mess", "recipient too long");
 		return;
 	}
+	switch (store_rcpt_check(root, &u, local_maildir, qf->from)) {
+	case STORE_RCPT_OK:
+	case STORE_RCPT_CLOSED_LIST:	/* checked at RCPT time */
+		break;
+	case STORE_RCPT_DISABLED:
+		fail(cfg, r, qf, "5.2.1", "Account disabled");
+		return;
+	case STORE_RCPT_FULL:
+		fail(cfg, r, qf, "5.2.2", "Mailbox full (MaxMBSize)");
+		return;
+	case STORE_RCPT_TEMPFAIL:
+		log_warn("queue: %s: cannot check <%s>; kept", r->name, rcpt);
+		return;
+	}
+	if (u.type == 'M') {
+		expand_list(cfg, r, qf, &u, rcpt);
+		return;
+	}
+	/* extaliases.tab: replies to an external address stay inside. */
+	if (!store_extalias(cfg, qf->from, rpath, sizeof(rpath)) &&
+	    !str_copy(rpath, qf->from, sizeof(rpath)))
+		rpath[0] = '\0';
 	if (store_user_path(root, &u, dir, sizeof(dir)) == -1 ||
-	    maildir_deliver(dir, local_maildir, qf->from, rcpt, qf->data,
+	    maildir_deliver(dir, local_maildir, rpath, rcpt, qf->data,
 	    qf->datalen, name, sizeof(name)) == -1) {
 		log_error("queue: %s: delivery to <%s> failed: %s; kept in"
 		    " the spool", r->name, rcpt, strerror(errno));

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/work.h"
 #include "smtpd/smtpd_int.h"
 #include "store/store.h"
 
@@ -134,34 +135,155 @@ cmd_mail(void *arg0, char *arg)
 	smtpd_reply(s, 250, "2.1.0 OK");
 }
 
+enum rcpt_verdict {
+	RCPT_REFUSED,		/* reply sent */
+	RCPT_ACCEPT,		/* relay: accept now */
+	RCPT_CHECK,		/* local account: check user.tab first */
+};
+
 /* rcpt_policy - is this recipient acceptable?  replies on refusal */
-static bool
-rcpt_policy(struct smtpd_session *s, struct addr_path *to)
+static enum rcpt_verdict
+rcpt_policy(struct smtpd_session *s, struct addr_path *to,
+    struct store_user *u)
 {
-	struct store_user u;
 	char addr[ADDR_PATH_MAX + 1];
 
 	if (to->domain[0] == '\0') {
 		/* RFC 5321 4.5.1: <postmaster> without a domain. */
-		const char *rd = root_domain(s);
-
-		if (!str_copy(to->domain, rd, sizeof(to->domain)))
-			return false;
+		if (!str_copy(to->domain, root_domain(s), sizeof(to->domain)))
+			return RCPT_REFUSED;
 	}
 	if (addr_format(to, addr, sizeof(addr)) == -1)
-		return false;
+		return RCPT_REFUSED;
 	if (store_domain_resolve(s->cfg, to->domain) != NULL) {
-		if (store_user_find(s->cfg, to->local, to->domain, &u) == 0)
-			return true;
+		if (store_user_find(s->cfg, to->local, to->domain, u) == 0)
+			return RCPT_CHECK;
+		smtpd_svc_log(s, addr, "RCPT=EAVAIL", 0, "");
 		smtpd_reply(s, 550, "5.1.1 Mailbox unavailable <%s>", addr);
-		return false;
+		return RCPT_REFUSED;
 	}
 	if (s->relay_ok)
-		return true;
+		return RCPT_ACCEPT;
 	log_info("smtp: peer=%s relay denied for <%s>",
 	    conn_peer_ip(s->conn), addr);
+	smtpd_svc_log(s, addr, "RCPT=ERELAY", 0, "");
 	smtpd_reply(s, 550, "5.7.1 Relay denied");
-	return false;
+	return RCPT_REFUSED;
+}
+
+/* rcpt_add - record an accepted recipient and reply 250 */
+static void
+rcpt_add(struct smtpd_session *s, const char *addr, const char *params)
+{
+	if (buf_printf(&s->rcpts, "RCPT TO:<%s>%s", addr, params) == -1 ||
+	    buf_putc(&s->rcpts, '\0') == -1) {
+		smtpd_reply(s, 452, "4.5.3 Too many recipients");
+		return;
+	}
+	if (s->nrcpts++ == 0 &&
+	    !str_copy(s->first_rcpt, addr, sizeof(s->first_rcpt)))
+		fatalx("smtp: recipient longer than ADDR_PATH_MAX");
+	smtpd_enter_state(s, SMTPD_S_RCPT);
+	smtpd_reply(s, 250, "2.1.5 OK");
+}
+
+/* A local recipient being checked on a worker. */
+struct rcpt_job {
+	struct ev_loop		*loop;
+	uint64_t		 conn;
+	struct config		*cfg;
+	struct store_user	 user;
+	bool			 maildir;
+	char			 sender[ADDR_PATH_MAX + 1];
+	char			 addr[ADDR_PATH_MAX + 1];
+	char			 params[SMTPD_RCPT_LINE_MAX];
+	enum store_rcpt_status	 status;
+};
+
+/* rcpt_check_work - worker: ReceiveEnable, quota, closed lists */
+static void
+rcpt_check_work(void *arg)
+{
+	struct rcpt_job *j = arg;
+
+	j->status = store_rcpt_check(config_mailroot(j->cfg), &j->user,
+	    j->maildir, j->sender);
+}
+
+/* rcpt_check_reply - the reply for a checked local recipient */
+static void
+rcpt_check_reply(struct smtpd_session *s, const struct rcpt_job *j)
+{
+	switch (j->status) {
+	case STORE_RCPT_OK:
+		rcpt_add(s, j->addr, j->params);
+		break;
+	case STORE_RCPT_DISABLED:
+		smtpd_svc_log(s, j->addr, "RCPT=EDISABLED", 0, "");
+		smtpd_reply(s, 550, "5.2.1 Account disabled <%s>", j->addr);
+		break;
+	case STORE_RCPT_FULL:
+		smtpd_svc_log(s, j->addr, "RCPT=EFULL", 0, "");
+		smtpd_reply(s, 452, "4.2.2 Mailbox full <%s>", j->addr);
+		break;
+	case STORE_RCPT_CLOSED_LIST:
+		smtpd_svc_log(s, j->addr, "RCPT=ECLOSED", 0, "");
+		smtpd_reply(s, 550, "5.7.1 Access denied <%s> for user <%s>",
+		    j->addr, j->sender);
+		break;
+	case STORE_RCPT_TEMPFAIL:
+		smtpd_reply(s, 451, "4.3.0 Temporary local problem, try again"
+		    " later");
+		break;
+	}
+}
+
+/* rcpt_check_done - loop: reply and go on with the pipeline */
+static void
+rcpt_check_done(void *arg)
+{
+	struct rcpt_job *j = arg;
+	struct conn *c = conn_find(j->loop, j->conn);
+	struct smtpd_session *s = c != NULL ? conn_data(c) : NULL;
+
+	if (s != NULL) {
+		smtpd_enter_state(s, s->nrcpts > 0 ? SMTPD_S_RCPT :
+		    SMTPD_S_MAIL);
+		rcpt_check_reply(s, j);
+		conn_resume(c);
+	}
+	config_release(j->cfg);
+	free(j);
+}
+
+/* rcpt_check - check a local account asynchronously */
+static void
+rcpt_check(struct smtpd_session *s, const struct store_user *u,
+    const char *addr, const char *params)
+{
+	struct rcpt_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || !str_copy(j->addr, addr, sizeof(j->addr)) ||
+	    !str_copy(j->params, params, sizeof(j->params)) ||
+	    addr_format(&s->mail.from, j->sender, sizeof(j->sender)) == -1) {
+		free(j);
+		smtpd_reply(s, 451, "4.3.0 Temporary local problem");
+		return;
+	}
+	j->loop = conn_loop(s->conn);
+	j->conn = conn_id(s->conn);
+	j->cfg = config_acquire();
+	j->user = *u;
+	j->maildir = s->opts->maildir;
+	conn_pause(s->conn);
+	smtpd_enter_state(s, SMTPD_S_BUSY);
+	if (work_submit(j->loop, rcpt_check_work, rcpt_check_done, j) == 0)
+		return;
+	config_release(j->cfg);
+	free(j);
+	smtpd_enter_state(s, s->nrcpts > 0 ? SMTPD_S_RCPT : SMTPD_S_MAIL);
+	conn_resume(s->conn);
+	smtpd_reply(s, 451, "4.3.0 Temporary local problem");
 }
 
 /* cmd_rcpt - RCPT TO */
@@ -170,10 +292,12 @@ cmd_rcpt(void *arg0, char *arg)
 {
 	struct smtpd_session *s = arg0;
 	struct smtpd_rcpt r;
+	struct store_user u;
 	enum smtpd_parse_err e;
 	enum addr_err detail = ADDR_OK;
 	char addr[ADDR_PATH_MAX + 1], *p = prefix_arg(arg, "TO:");
 	const char *params;
+	enum rcpt_verdict v;
 
 	if (p == NULL) {
 		smtpd_reply(s, 501, "5.5.4 Syntax: RCPT TO:<address>");
@@ -188,22 +312,16 @@ cmd_rcpt(void *arg0, char *arg)
 		parse_reply(s, e, detail, false);
 		return;
 	}
-	if (!rcpt_policy(s, &r.to) ||
-	    addr_format(&r.to, addr, sizeof(addr)) == -1)
+	v = rcpt_policy(s, &r.to, &u);
+	if (v == RCPT_REFUSED || addr_format(&r.to, addr, sizeof(addr)) == -1)
 		return;
 	/* Keep the DSN parameters after the address for the bounce code. */
 	params = strchr(p, '>');
 	params = params != NULL ? params + 1 : "";
-	if (buf_printf(&s->rcpts, "RCPT TO:<%s>%s", addr, params) == -1 ||
-	    buf_putc(&s->rcpts, '\0') == -1) {
-		smtpd_reply(s, 452, "4.5.3 Too many recipients");
-		return;
-	}
-	if (s->nrcpts++ == 0 &&
-	    !str_copy(s->first_rcpt, addr, sizeof(s->first_rcpt)))
-		fatalx("smtp: recipient longer than ADDR_PATH_MAX");
-	smtpd_enter_state(s, SMTPD_S_RCPT);
-	smtpd_reply(s, 250, "2.1.5 OK");
+	if (v == RCPT_CHECK)
+		rcpt_check(s, &u, addr, params);
+	else
+		rcpt_add(s, addr, params);
 }
 
 /* cmd_data - DATA */

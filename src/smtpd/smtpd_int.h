@@ -68,6 +68,15 @@ struct smtpd_session {
 void	smtpd_reply(struct smtpd_session *s, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+/*
+ * smtpd_svc_log - one -Sl record in XMail's SMTP log format: server
+ * address, server domain, client address, time, HELO, recipient domain,
+ * sender, recipient, message id, status ("RECV=OK", "RCPT=EAVAIL" ...),
+ * authenticated user, size, client host name.
+ */
+void	smtpd_svc_log(struct smtpd_session *s, const char *rcpt,
+	    const char *status, size_t size, const char *msgid);
+
 /* smtpd_enter_state - change state, with a debug log line. */
 void	smtpd_enter_state(struct smtpd_session *s, enum smtpd_state st);
 

@@ -64,6 +64,39 @@ smtpd_reply(struct smtpd_session *s, int code, const char *fmt, ...)
 	}
 }
 
+/* smtpd_svc_log - XMail SMTP log record */
+void
+smtpd_svc_log(struct smtpd_session *s, const char *rcpt, const char *status,
+    size_t size, const char *msgid)
+{
+	char when[32], sizes[24], from[ADDR_PATH_MAX + 1];
+	const char *f[13], *at = strrchr(rcpt, '@');
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!s->opts->log)
+		return;
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(sizes, sizeof(sizes), "%zu", size);
+	if (addr_format(&s->mail.from, from, sizeof(from)) == -1)
+		from[0] = '\0';
+	f[0] = conn_local_ip(s->conn);
+	f[1] = s->domain;
+	f[2] = conn_peer_ip(s->conn);
+	f[3] = when;
+	f[4] = s->helo;
+	f[5] = at != NULL ? at + 1 : "";
+	f[6] = from;
+	f[7] = rcpt;
+	f[8] = msgid;
+	f[9] = status;
+	f[10] = "";
+	f[11] = sizes;
+	f[12] = "";
+	(void)log_svc("smtp", f, 13);
+}
+
 /* smtpd_tx_reset - drop the transaction */
 void
 smtpd_tx_reset(struct smtpd_session *s)
@@ -364,6 +397,26 @@ out:
 	buf_clear(&data);
 }
 
+/* commit_log - one -Sl record per recipient of an accepted message */
+static void
+commit_log(struct smtpd_session *s, const struct smtpd_job *j)
+{
+	const char *p = j->rcpts.data, *lt, *gt;
+	char addr[ADDR_PATH_MAX + 1];
+	size_t i, n;
+
+	for (i = 0; i < j->nrcpts; i++, p += strlen(p) + 1) {
+		lt = strchr(p, '<');
+		gt = lt != NULL ? strchr(lt, '>') : NULL;
+		n = gt != NULL ? (size_t)(gt - lt - 1) : 0;
+		if (n >= sizeof(addr))
+			n = 0;
+		memcpy(addr, lt != NULL ? lt + 1 : "", n);
+		addr[n] = '\0';
+		smtpd_svc_log(s, addr, "RECV=OK", j->msg.len, j->msgid);
+	}
+}
+
 /* commit_done - loop: reply, then hand local mail to delivery */
 static void
 commit_done(void *arg)
@@ -377,6 +430,7 @@ commit_done(void *arg)
 			log_info("smtp: peer=%s accepted id=%s from=<%s>"
 			    " rcpts=%zu size=%zu", j->peer, j->msgid, j->from,
 			    j->nrcpts, j->msg.len);
+			commit_log(s, j);
 			smtpd_reply(s, 250, "2.0.0 OK <%s>", j->msgid);
 		} else {
 			smtpd_reply(s, 451, "4.3.0 Requested action aborted:"

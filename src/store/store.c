@@ -13,6 +13,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/match.h"
+#include "maildir/maildir.h"
 #include "store/store.h"
 
 #define STORE_DIR_MODE	0700
@@ -347,4 +348,100 @@ store_domain_create(const char *mailroot, const char *domain)
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -1;
 	return mkdir_log(path);
+}
+
+/* store_mlusers_load - members of a list */
+int
+store_mlusers_load(const char *mailroot, const struct store_user *u,
+    struct tab *t)
+{
+	char dir[4096], path[4096];
+
+	if (store_user_path(mailroot, u, dir, sizeof(dir)) == -1 ||
+	    fs_path(path, sizeof(path), dir, "mlusers.tab") == -1)
+		return -1;
+	return tab_load(path, t);
+}
+
+/* ml_may_post - sender is a member with W */
+static bool
+ml_may_post(const struct tab *members, const char *sender)
+{
+	size_t i;
+
+	for (i = 0; i < members->nrecs; i++) {
+		const struct tab_rec *r = &members->recs[i];
+
+		if (r->n >= 2 && strcasecmp(r->f[0], sender) == 0 &&
+		    strpbrk(r->f[1], "Ww") != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* store_rcpt_check - may the account receive now */
+enum store_rcpt_status
+store_rcpt_check(const char *mailroot, const struct store_user *u,
+    bool maildir, const char *sender)
+{
+	enum store_rcpt_status st = STORE_RCPT_OK;
+	struct tab vars = { 0 }, members = { 0 };
+	const char *v;
+	char dir[4096];
+	long long used, max;
+
+	if (store_user_vars_load(mailroot, u, &vars) == -1)
+		return STORE_RCPT_TEMPFAIL;
+	v = store_var(&vars, "ReceiveEnable");
+	if (v != NULL && strtol(v, NULL, 10) == 0) {
+		st = STORE_RCPT_DISABLED;
+	} else if (u->type == 'M') {
+		v = store_var(&vars, "ClosedML");
+		if (v != NULL && strtol(v, NULL, 10) != 0) {
+			if (store_mlusers_load(mailroot, u, &members) == -1)
+				st = STORE_RCPT_TEMPFAIL;
+			else if (!ml_may_post(&members, sender))
+				st = STORE_RCPT_CLOSED_LIST;
+		}
+	} else {
+		v = store_var(&vars, "MaxMBSize");
+		max = v != NULL ? strtoll(v, NULL, 10) : 0;
+		if (max > 0) {
+			if (store_user_path(mailroot, u, dir, sizeof(dir)) ==
+			    -1 || (used = maildir_size(dir, maildir)) < 0)
+				st = STORE_RCPT_TEMPFAIL;
+			else if (used >= max * 1024)
+				st = STORE_RCPT_FULL;
+		}
+	}
+	tab_free(&vars);
+	tab_free(&members);
+	return st;
+}
+
+/* store_extalias - extaliases.tab mapping of a sender */
+bool
+store_extalias(const struct config *cfg, const char *sender, char *out,
+    size_t size)
+{
+	const struct tab *t = config_tab(cfg, CFG_EXTALIASES);
+	const char *at = strrchr(sender, '@');
+	char name[STORE_NAME_MAX + 1];
+	size_t i;
+	int n;
+
+	if (at == NULL || (size_t)(at - sender) >= sizeof(name))
+		return false;
+	memcpy(name, sender, (size_t)(at - sender));
+	name[at - sender] = '\0';
+	for (i = 0; i < t->nrecs; i++) {
+		const struct tab_rec *r = &t->recs[i];
+
+		if (r->n < 4 || !match_wild(r->f[0], at + 1) ||
+		    !match_wild(r->f[1], name))
+			continue;
+		n = snprintf(out, size, "%s@%s", r->f[3], r->f[2]);
+		return n > 0 && (size_t)n < size;
+	}
+	return false;
 }

@@ -107,4 +107,39 @@ int	store_account_create(const char *mailroot, const char *domain,
 int	store_domain_create(const char *mailroot, const char *domain)
 	    WARN_UNUSED_RESULT;
 
+/* The verdict on a local recipient (RCPT time and delivery time). */
+enum store_rcpt_status {
+	STORE_RCPT_OK,
+	STORE_RCPT_DISABLED,		/* user.tab ReceiveEnable 0 */
+	STORE_RCPT_FULL,		/* MaxMBSize reached */
+	STORE_RCPT_CLOSED_LIST,		/* ClosedML 1, sender no W member */
+	STORE_RCPT_TEMPFAIL,		/* user.tab or mailbox unreadable */
+};
+
+/*
+ * store_rcpt_check - may `u` receive a message now?  Reads user.tab
+ * (ReceiveEnable, default 1; MaxMBSize in KB, 0 or unset = no limit,
+ * compared with the mailbox size; for lists ClosedML, default 0, with
+ * mlusers.tab: the sender must be a member with the W permission).
+ * `sender` is the envelope sender ("" for <>).  Blocking.
+ */
+enum store_rcpt_status	store_rcpt_check(const char *mailroot,
+			    const struct store_user *u, bool maildir,
+			    const char *sender);
+
+/*
+ * store_mlusers_load - the mlusers.tab of a mailing-list account
+ * ("address"<TAB>"perms" records).  Blocking.  Returns 0 or -1.
+ */
+int	store_mlusers_load(const char *mailroot, const struct store_user *u,
+	    struct tab *t) WARN_UNUSED_RESULT;
+
+/*
+ * store_extalias - extaliases.tab: when `sender` (an address) matches an
+ * "external-domain" "external-account" entry (case-insensitive, wildcards
+ * allowed), write "local-user@local-domain" to out and return true.
+ */
+bool	store_extalias(const struct config *cfg, const char *sender,
+	    char *out, size_t size);
+
 #endif

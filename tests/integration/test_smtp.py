@@ -395,13 +395,18 @@ def test_smtp_source_concurrency(server, mailroot):
 def test_crash_after_250_loses_nothing(mailroot, start_server):
     """SIGKILL right after the 250: the message is delivered at restart."""
     srv = start_server(mailroot)
-    # Make local delivery impossible so the message stays spooled.
     maildir = mailroot / "domains" / DOMAIN / "alice" / "Maildir"
+    r = Raw(srv.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    assert r.code(b"MAIL FROM:<s@remote.test>\r\n") == 250
+    assert r.code(b"RCPT TO:<alice@example.test>\r\n") == 250
+    # Make local delivery impossible so the message stays spooled.
     shutil.rmtree(maildir)
     maildir.write_text("not a directory")
-    with smtp(srv) as c:
-        c.sendmail("s@remote.test", ["alice@example.test"],
-                   "Subject: durable\r\n\r\nkeep me\r\n")
+    assert r.code(b"DATA\r\n") == 354
+    assert r.cmd(b"Subject: durable\r\n\r\nkeep me\r\n.\r\n")[0] \
+        .startswith(b"250 2.0.0 OK")
+    srv.wait_log("; kept")
     srv.proc.kill()
     srv.proc.wait()
     srv.expected_rc = -9
@@ -443,3 +448,139 @@ def test_custom_smtp_message(mailroot, start_server):
     assert r.cmd(b"FOO\r\n")[0].rstrip().endswith(
         b" - Contact postmaster@example.test")
     assert not r.cmd(b"NOOP\r\n")[0].rstrip().endswith(b"example.test")
+
+
+def set_user_var(root, user, name, value):
+    path = root / "domains" / DOMAIN / user / "user.tab"
+    lines = [l for l in path.read_text().splitlines()
+             if not l.startswith('"%s"\t' % name)]
+    lines.append('"%s"\t"%s"' % (name, value))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_receive_disabled_and_quota(server, mailroot):
+    set_user_var(mailroot, "bob", "ReceiveEnable", "0")
+    set_user_var(mailroot, "alice", "MaxMBSize", "1")
+    big = maildir_new(mailroot, "alice") / "1.M1P1Q1.host,S=2048"
+    big.write_bytes(b"x" * 2048)
+    r = Raw(server.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    assert r.code(b"MAIL FROM:<s@remote.test>\r\n") == 250
+    assert r.cmd(b"RCPT TO:<bob@example.test>\r\n")[0].startswith(
+        b"550 5.2.1")
+    assert r.cmd(b"RCPT TO:<alice@example.test>\r\n")[0].startswith(
+        b"452 4.2.2")
+    big.unlink()
+    assert r.code(b"RCPT TO:<alice@example.test>\r\n") == 250
+
+
+def make_list(root, name, members, closed=False):
+    with open(root / "mailusers.tab", "a") as f:
+        f.write('"%s"\t"%s"\t"11001611"\t77\t"%s"\t"M"\n' % (DOMAIN, name,
+                                                            name))
+    d = root / "domains" / DOMAIN / name
+    d.mkdir()
+    (d / "user.tab").write_text('"ClosedML"\t"%d"\n' % int(closed))
+    (d / "mlusers.tab").write_text(
+        "".join('"%s"\t"%s"\n' % m for m in members))
+
+
+def test_mailing_list_expansion(server, mailroot):
+    start = len(server.log())
+    make_list(mailroot, "team", [("alice@example.test", "RW"),
+                                 ("bob@example.test", "R"),
+                                 ("carol@example.test", "W")])
+    server.wait_log("configuration reloaded (mailusers.tab)", start=start)
+    with smtp(server) as c:
+        c.sendmail("s@remote.test", ["team@example.test"],
+                   "Subject: to the list\r\n\r\nhi all\r\n")
+    [a] = wait_messages(mailroot, "alice", 1)
+    [b] = wait_messages(mailroot, "bob", 1)
+    for m in (a, b):
+        assert b"Reply-To: <team@example.test>\n" in m
+        assert b"hi all" in m
+    server.wait_log("list <team@example.test> expanded to 2 member(s)")
+
+
+def test_closed_mailing_list(server, mailroot):
+    start = len(server.log())
+    make_list(mailroot, "board", [("alice@example.test", "RW")], closed=True)
+    server.wait_log("configuration reloaded (mailusers.tab)", start=start)
+    r = Raw(server.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    r.code(b"MAIL FROM:<outsider@remote.test>\r\n")
+    assert r.cmd(b"RCPT TO:<board@example.test>\r\n")[0].startswith(
+        b"550 5.7.1")
+    r.code(b"RSET\r\n")
+    r.code(b"MAIL FROM:<alice@example.test>\r\n")
+    assert r.code(b"RCPT TO:<board@example.test>\r\n") == 250
+
+
+def test_extaliases_return_path(server, mailroot):
+    start = len(server.log())
+    (mailroot / "extaliases.tab").write_text(
+        '"ext.test"\t"bob"\t"%s"\t"bob"\n' % DOMAIN)
+    server.wait_log("configuration reloaded (extaliases.tab)", start=start)
+    with smtp(server) as c:
+        c.sendmail("bob@ext.test", ["alice@example.test"],
+                   "Subject: internal\r\n\r\nx\r\n")
+    [msg] = wait_messages(mailroot, "alice", 1)
+    assert msg.startswith(b"Return-Path: <bob@example.test>\n")
+
+
+def test_smtp_log(mailroot, start_server):
+    srv = start_server(mailroot, "-Sl")
+    with smtp(srv) as c:
+        c.sendmail("s@remote.test", ["alice@example.test"],
+                   "Subject: log\r\n\r\nx\r\n")
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            c.sendmail("s@remote.test", ["ghost@example.test"], "x")
+    deadline = time.monotonic() + 5
+    recs = []
+    while time.monotonic() < deadline:
+        logs = list((mailroot / "logs").glob("smtp-*"))
+        if logs:
+            recs = [l.split("\t") for l in logs[0].read_text().splitlines()]
+            if len(recs) >= 2:
+                break
+        time.sleep(0.05)
+    ok = [r for r in recs if r[9] == '"RECV=OK"']
+    bad = [r for r in recs if r[9] == '"RCPT=EAVAIL"']
+    assert ok and ok[0][7] == '"alice@example.test"'
+    assert ok[0][6] == '"s@remote.test"' and ok[0][8].startswith('"S')
+    assert bad and bad[0][7] == '"ghost@example.test"'
+    assert all(len(r) == 13 for r in recs)
+
+
+def test_user_removed_after_acceptance_bounces(mailroot, start_server):
+    """Accepted for bob, bob vanishes before delivery: the sender (alice,
+    local) gets an RFC 3464 report, the original is frozen."""
+    srv = start_server(mailroot)
+    maildir = mailroot / "domains" / DOMAIN / "bob" / "Maildir"
+    r = Raw(srv.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    assert r.code(b"MAIL FROM:<alice@example.test>\r\n") == 250
+    assert r.code(b"RCPT TO:<bob@example.test>\r\n") == 250
+    shutil.rmtree(maildir)
+    maildir.write_text("blocks delivery")
+    assert r.code(b"DATA\r\n") == 354
+    assert r.code(b"Subject: doomed\r\n\r\nx\r\n.\r\n") == 250
+    srv.wait_log("; kept")
+    r.close()
+    srv.stop()
+    maildir.unlink()
+    users = mailroot / "mailusers.tab"
+    users.write_text("".join(l + "\n" for l in users.read_text().splitlines()
+                             if '"bob"' not in l))
+    start_server(mailroot)
+    # alice gets it as the sender and, through the postmaster alias, as
+    # ErrorsAdmin (postroom init sets ErrorsAdmin to postmaster@domain).
+    reports = wait_messages(mailroot, "alice", 2)
+    assert len(reports) == 2
+    report = reports[0]
+    assert b"Return-Path: <>\n" in report
+    assert b"multipart/report" in report
+    assert b"report-type=delivery-status" in report
+    assert b"Final-Recipient: rfc822; bob@example.test" in report
+    assert b"Status: 5.1.1" in report
+    assert glob.glob(str(mailroot / "spool/*/*/froz/*"))
