@@ -33,6 +33,7 @@
 
 #define SERVE_GRACE_SECONDS	10	/* wait for sessions at shutdown */
 #define SERVE_TICK_MS		500	/* .shutdown and change polling */
+#define SERVE_RETRY_TICKS	120	/* local delivery retry: 60 s */
 
 struct serve {
 	struct serve_opts	 o;
@@ -49,6 +50,7 @@ struct serve {
 	struct ev_service	 smtp;
 	struct event		*lmail;		/* -Lt local mailer timer */
 	bool			 lmail_busy;	/* a pass is running */
+	unsigned		 ticks;		/* serve_tick calls */
 	struct smtpd_opts	 smtp_opts;
 };
 
@@ -347,6 +349,12 @@ serve_tick(evutil_socket_t fd, short what, void *arg)
 			serve_begin_stop(s, ".shutdown file");
 		} else {
 			(void)config_poll();
+			/*
+			 * XXX: a fixed 60 s retry of failed local deliveries
+			 * until the queue scheduler (rsnd/ with back-off) lands.
+			 */
+			if (++s->ticks % SERVE_RETRY_TICKS == 0)
+				queue_local_retry_schedule();
 		}
 	}
 	if (!s->stopping)

@@ -2,6 +2,7 @@
  * queue_local.c - local delivery of spooled messages.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,17 @@
 
 #define QUEUE_LOCAL_FILE_MAX	((size_t)80 << 20)
 
+#define QUEUE_INFLIGHT_MAX	4096	/* deliveries running at once */
+
 static int	local_split = 23;
 static bool	local_maildir = true;
+
+/*
+ * Names of spool files being delivered right now, so the periodic retry
+ * pass never delivers a file twice while a fresh delivery of it runs.
+ */
+static pthread_mutex_t	 inflight_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char		*inflight[QUEUE_INFLIGHT_MAX];
 
 /* A batch of files to deliver. */
 struct local_job {
@@ -192,16 +202,55 @@ deliver_loaded(struct config *cfg, const struct queue_ref *r,
 		    strerror(errno));
 }
 
+/* inflight_take - claim a file name; false if someone has it or full */
+static bool
+inflight_take(const char *name, int *slot)
+{
+	int i, free_slot = -1;
+
+	pthread_mutex_lock(&inflight_mtx);
+	for (i = 0; i < QUEUE_INFLIGHT_MAX; i++) {
+		if (inflight[i] == NULL) {
+			if (free_slot == -1)
+				free_slot = i;
+		} else if (strcmp(inflight[i], name) == 0) {
+			free_slot = -1;
+			break;
+		}
+	}
+	if (free_slot != -1 && (inflight[free_slot] = strdup(name)) == NULL)
+		free_slot = -1;
+	pthread_mutex_unlock(&inflight_mtx);
+	*slot = free_slot;
+	return free_slot != -1;
+}
+
+/* inflight_drop - release a claimed name */
+static void
+inflight_drop(int slot)
+{
+	pthread_mutex_lock(&inflight_mtx);
+	free(inflight[slot]);
+	inflight[slot] = NULL;
+	pthread_mutex_unlock(&inflight_mtx);
+}
+
 /* queue_local_deliver_one - deliver one file */
 void
 queue_local_deliver_one(const struct queue_ref *r)
 {
-	struct config *cfg = config_acquire();
+	struct config *cfg;
 	struct queue_file qf;
 	char path[4096];
+	int slot;
 
-	if (cfg == NULL)
+	if (!inflight_take(r->name, &slot))
 		return;
+	cfg = config_acquire();
+	if (cfg == NULL) {
+		inflight_drop(slot);
+		return;
+	}
 	memset(&qf, 0, sizeof(qf));
 	if (queue_path(config_mailroot(cfg), r, "mess", path,
 	    sizeof(path)) == -1)
@@ -216,6 +265,7 @@ queue_local_deliver_one(const struct queue_ref *r)
 	queue_file_free(&qf);
 out:
 	config_release(cfg);
+	inflight_drop(slot);
 }
 
 /* local_work - worker: deliver a batch */
@@ -277,6 +327,44 @@ temp_cb(const struct queue_ref *r, void *arg)
 		log_warn("queue: cannot remove temp/%s: %s", r->name,
 		    strerror(errno));
 	return 0;
+}
+
+/* retry_work - worker: one pass over mess/ */
+static void
+retry_work(void *arg)
+{
+	(void)arg;
+	(void)queue_local_retry();
+}
+
+/* retry_done - loop: nothing to free */
+static void
+retry_done(void *arg)
+{
+	(void)arg;
+}
+
+/* queue_local_retry_schedule - run queue_local_retry on a worker */
+void
+queue_local_retry_schedule(void)
+{
+	if (work_submit(ev_loop_at(0), retry_work, retry_done, NULL) == -1)
+		log_warn("queue: cannot schedule a retry pass");
+}
+
+/* queue_local_retry - deliver what is still waiting in mess/ */
+long
+queue_local_retry(void)
+{
+	struct config *cfg = config_acquire();
+	long n;
+
+	if (cfg == NULL)
+		return -1;
+	n = queue_scan(config_mailroot(cfg), local_split, "mess", recover_cb,
+	    NULL);
+	config_release(cfg);
+	return n;
 }
 
 /* queue_local_recover - start-up pass */

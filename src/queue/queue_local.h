@@ -34,7 +34,20 @@ void	queue_local_schedule(struct queue_ref *refs, size_t n);
  */
 long	queue_local_recover(void);
 
-/* queue_local_deliver_one - deliver one spool file now (blocking). */
+/*
+ * queue_local_retry - one pass over mess/: deliver local messages whose
+ * earlier attempt failed temporarily (mailbox unreadable, disk full).
+ * Files being delivered at the same moment are skipped.  Blocking.
+ */
+long	queue_local_retry(void);
+
+/* queue_local_retry_schedule - queue_local_retry on a worker (loop). */
+void	queue_local_retry_schedule(void);
+
+/*
+ * queue_local_deliver_one - deliver one spool file now (blocking); does
+ * nothing if another thread is delivering the same file.
+ */
 void	queue_local_deliver_one(const struct queue_ref *r);
 
 #endif

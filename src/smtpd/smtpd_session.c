@@ -329,6 +329,10 @@ struct smtpd_job {
 	char			 helo[256];
 	char			 peer[80];
 	int			 peer_port;
+	char			 local[80];
+	int			 local_port;
+	long			 hdr_type;	/* ReceivedHdrType 0-4 */
+	bool			 authed;	/* AUTH succeeded (later) */
 	char			 mail_line[SMTPD_CMD_MAX + 16];
 	char			 from[ADDR_PATH_MAX + 1];
 	char			 first_rcpt[ADDR_PATH_MAX + 1];
@@ -351,6 +355,32 @@ job_free(struct smtpd_job *j)
 	free(j);
 }
 
+/*
+ * received_header - the Received: line (RFC 5321 4.4) in XMail's
+ * ReceivedHdrType forms (XMAIL-FACTS 8): 0 standard, 1 verbose (adds our
+ * address), 2 strict (no client address), 3 and 4 like 0 and 1 but
+ * without the client part for authenticated sessions.
+ */
+static int
+received_header(const struct smtpd_job *j, struct buf *out)
+{
+	char date[RFCDATE_MAX];
+	bool verbose = j->hdr_type == 1 || j->hdr_type == 4;
+	bool hide = j->hdr_type == 2 ||
+	    ((j->hdr_type == 3 || j->hdr_type == 4) && j->authed);
+
+	if (buf_printf(out, "Received: from %s", j->helo) == -1 ||
+	    (!hide && buf_printf(out, " ([%s]:%d)", j->peer,
+	    j->peer_port) == -1) ||
+	    buf_printf(out, "\r\n\tby %s", j->domain) == -1 ||
+	    (verbose && buf_printf(out, " ([%s]:%d)", j->local,
+	    j->local_port) == -1))
+		return -1;
+	return buf_printf(out, " with [postroom ESMTP Server]\r\n"
+	    "\tid <%s> for <%s> from <%s>;\r\n\t%s\r\n", j->msgid,
+	    j->first_rcpt, j->from, rfcdate(time(NULL), date, sizeof(date)));
+}
+
 /* commit_work - worker: message id, Received:, spool files */
 static void
 commit_work(void *arg)
@@ -359,7 +389,6 @@ commit_work(void *arg)
 	const char **rcpts = NULL;
 	struct queue_env env;
 	struct buf data;
-	char date[RFCDATE_MAX];
 	uint64_t id;
 	const char *p;
 	size_t i;
@@ -372,12 +401,7 @@ commit_work(void *arg)
 	    queue_msgid_next(config_mailroot(j->cfg), &id) == -1)
 		goto out;
 	snprintf(j->msgid, sizeof(j->msgid), "S%llX", (unsigned long long)id);
-	/* Received: type 0 (XMAIL-FACTS 8), RFC 5321 4.4. */
-	if (buf_printf(&data, "Received: from %s ([%s]:%d)\r\n"
-	    "\tby %s with [postroom ESMTP Server]\r\n"
-	    "\tid <%s> for <%s> from <%s>;\r\n\t%s\r\n", j->helo, j->peer,
-	    j->peer_port, j->domain, j->msgid, j->first_rcpt, j->from,
-	    rfcdate(time(NULL), date, sizeof(date))) == -1 ||
+	if (received_header(j, &data) == -1 ||
 	    buf_append(&data, j->msg.data, j->msg.len) == -1)
 		goto out;
 	for (i = 0, p = j->rcpts.data; i < j->nrcpts; i++) {
@@ -479,6 +503,9 @@ smtpd_commit(struct smtpd_session *s)
 	job_copy(j->helo, s->helo, sizeof(j->helo));
 	job_copy(j->peer, conn_peer_ip(s->conn), sizeof(j->peer));
 	j->peer_port = conn_peer_port(s->conn);
+	job_copy(j->local, conn_local_ip(s->conn), sizeof(j->local));
+	j->local_port = conn_local_port(s->conn);
+	j->hdr_type = config_var_long(s->cfg, "ReceivedHdrType", 0);
 	job_copy(j->mail_line, s->mail_line, sizeof(j->mail_line));
 	job_copy(j->first_rcpt, s->first_rcpt, sizeof(j->first_rcpt));
 	if (addr_format(&s->mail.from, j->from, sizeof(j->from)) == -1)

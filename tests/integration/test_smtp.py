@@ -584,3 +584,86 @@ def test_user_removed_after_acceptance_bounces(mailroot, start_server):
     assert b"Final-Recipient: rfc822; bob@example.test" in report
     assert b"Status: 5.1.1" in report
     assert glob.glob(str(mailroot / "spool/*/*/froz/*"))
+
+
+@pytest.mark.parametrize("hdr_type,client,server_addr", [
+    (0, True, False), (1, True, True), (2, False, False), (3, True, False),
+    (4, True, True),
+])
+def test_received_header_types(mailroot, start_server, hdr_type, client,
+                               server_addr):
+    with open(mailroot / "server.tab", "a") as f:
+        f.write('"ReceivedHdrType"\t"%d"\n' % hdr_type)
+    srv = start_server(mailroot)
+    with smtp(srv) as c:
+        c.sendmail("s@remote.test", ["alice@example.test"],
+                   "Subject: hdr\r\n\r\nx\r\n")
+    [msg] = wait_messages(mailroot, "alice", 1)
+    rec = msg.split(b"\nSubject:")[0].decode()
+    assert rec.count("([127.0.0.1]:") == int(client) + int(server_addr)
+    assert "by example.test" in rec
+
+
+def test_server_killed_mid_data_keeps_nothing(mailroot, start_server):
+    srv = start_server(mailroot)
+    r = Raw(srv.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    r.code(b"MAIL FROM:<s@remote.test>\r\n")
+    r.code(b"RCPT TO:<alice@example.test>\r\n")
+    assert r.code(b"DATA\r\n") == 354
+    r.send(b"Subject: cut\r\n\r\n" + b"half\r\n" * 1000)
+    time.sleep(0.3)
+    srv.proc.kill()
+    srv.proc.wait()
+    srv.expected_rc = -9
+    r.close()
+    start_server(mailroot)
+    time.sleep(0.5)
+    assert wait_messages(mailroot, "alice", 0, timeout=0) == []
+    assert not glob.glob(str(mailroot / "spool/*/*/*/*"))
+
+
+def test_session_limit(mailroot, start_server):
+    srv = start_server(mailroot, "-SX", "2")
+    a, b = Raw(srv.ports["smtp"]), Raw(srv.ports["smtp"])
+    s = socket.create_connection(("127.0.0.1", srv.ports["smtp"]), timeout=5)
+    assert s.recv(200).startswith(b"421 4.3.2")
+    s.close()
+    a.close()
+    deadline = time.monotonic() + 5
+    while True:
+        c = Raw(srv.ports["smtp"])
+        if c.greeting and c.greeting[0].startswith(b"220"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    b.close()
+    c.close()
+
+
+def test_corrupt_spool_file_is_quarantined(mailroot, start_server):
+    mess = mailroot / "spool" / "0" / "0" / "mess"
+    mess.mkdir(parents=True, exist_ok=True)
+    (mess / "123.1.1.1.junk").write_bytes(b"\x00garbage without header\r\n")
+    srv = start_server(mailroot)
+    assert (mailroot / "spool" / "quarantine" / "123.1.1.1.junk").exists()
+    assert not (mess / "123.1.1.1.junk").exists()
+    # The server still works.
+    with smtp(srv) as c:
+        c.sendmail("s@remote.test", ["alice@example.test"], "Subject: ok\r\n\r\n")
+    assert len(wait_messages(mailroot, "alice", 1)) == 1
+
+
+def test_slow_client(server, mailroot):
+    r = Raw(server.ports["smtp"])
+    for line in (b"EHLO client.test\r\n", b"MAIL FROM:<s@remote.test>\r\n",
+                 b"RCPT TO:<alice@example.test>\r\n", b"DATA\r\n"):
+        for ch in line:
+            r.send(bytes([ch]))
+            time.sleep(0.002)
+        r.reply()
+    for ch in b"Subject: slow\r\n\r\nbody\r\n.\r\n":
+        r.send(bytes([ch]))
+        time.sleep(0.002)
+    assert r.reply()[0].startswith(b"250 2.0.0 OK")
+    assert len(wait_messages(mailroot, "alice", 1)) == 1
