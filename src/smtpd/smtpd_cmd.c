@@ -355,22 +355,30 @@ count_hops(const char *p, size_t len)
 	return n;
 }
 
-/* smtpd_bdat_chunk_done - end of one BDAT chunk (RFC 3030 2) */
+/*
+ * smtpd_bdat_chunk_done - end of one BDAT chunk.  RFC 3030 2: the chunk is
+ * always read, even when the command fails, so its bytes can never be
+ * taken for commands.
+ */
 void
 smtpd_bdat_chunk_done(struct smtpd_session *s)
 {
 	conn_set_raw(s->conn, false);
+	if (s->bdat_discard) {
+		s->bdat_discard = false;
+		smtpd_enter_state(s, s->bdat_from);
+		smtpd_reply(s, 503, "5.5.1 %s", s->state == SMTPD_S_INIT ?
+		    "Send HELO/EHLO first" : "No valid recipients");
+		return;
+	}
 	if (!s->bdat_last) {
+		/* After a size failure keep reading chunks until LAST. */
 		if (s->bdat_bad)
 			smtpd_reply(s, 552, "5.3.4 Message exceeds fixed"
 			    " maximum message size");
 		else
 			smtpd_reply(s, 250, "2.0.0 %zu octets received",
 			    s->msg.len);
-		if (s->bdat_bad) {
-			smtpd_tx_reset(s);
-			smtpd_enter_state(s, SMTPD_S_HELO);
-		}
 		return;
 	}
 	if (s->bdat_bad) {
@@ -405,13 +413,18 @@ cmd_bdat(void *arg0, char *arg)
 		end++;
 	if (*end != '\0' && strcasecmp(end, "LAST") != 0)
 		goto syntax;
-	if (s->state == SMTPD_S_RCPT) {
-		buf_clear(&s->msg);
-		buf_init(&s->msg, (size_t)s->max_size);
+	if (s->state != SMTPD_S_RCPT && s->state != SMTPD_S_BDAT) {
+		s->bdat_discard = true;
+		s->bdat_from = s->state;
+	} else {
+		if (s->state == SMTPD_S_RCPT) {
+			buf_clear(&s->msg);
+			buf_init(&s->msg, (size_t)s->max_size);
+		}
+		s->bdat_last = *end != '\0';
+		if (n > s->max_size - s->msg.len)
+			s->bdat_bad = true;
 	}
-	s->bdat_last = *end != '\0';
-	if (n > s->max_size)
-		s->bdat_bad = true;
 	s->bdat_left = n;
 	smtpd_enter_state(s, SMTPD_S_BDAT);
 	if (n == 0) {
@@ -504,8 +517,8 @@ static const struct cmdtab_row smtpd_cmds[] = {
 	    cmd_rcpt },
 	{ "DATA", S(SMTPD_S_RCPT), CMDTAB_F_GROUP_END, CMDTAB_ARG_NONE,
 	    cmd_data },
-	{ "BDAT", S(SMTPD_S_RCPT) | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_REQ,
-	    cmd_bdat },
+	/* Any state: an out-of-sequence chunk must still be read. */
+	{ "BDAT", SMTPD_ANY | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_REQ, cmd_bdat },
 	{ "RSET", SMTPD_ANY | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_NONE, cmd_rset },
 	{ "NOOP", SMTPD_ANY | S(SMTPD_S_BDAT), 0, CMDTAB_ARG_OPT, cmd_noop },
 	{ "QUIT", SMTPD_ANY | S(SMTPD_S_BDAT), CMDTAB_F_GROUP_END,

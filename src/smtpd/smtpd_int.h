@@ -59,7 +59,9 @@ struct smtpd_session {
 	struct buf		 msg;		/* message being received */
 	uint64_t		 bdat_left;	/* octets left in this chunk */
 	bool			 bdat_last;	/* chunk was LAST */
-	bool			 bdat_bad;	/* latched error in BDAT */
+	bool			 bdat_bad;	/* latched: message too big */
+	bool			 bdat_discard;	/* chunk sent out of sequence */
+	enum smtpd_state	 bdat_from;	/* state before a discarded one */
 	int			 transactions;
 };
 

@@ -229,7 +229,8 @@ smtpd_data_bytes(struct conn *c, const char *p, size_t len)
 
 	if (s->state == SMTPD_S_BDAT) {
 		take = len < s->bdat_left ? len : (size_t)s->bdat_left;
-		if (!s->bdat_bad && buf_append(&s->msg, p, take) == -1)
+		if (!s->bdat_bad && !s->bdat_discard &&
+		    buf_append(&s->msg, p, take) == -1)
 			s->bdat_bad = true;
 		s->bdat_left -= take;
 		if (s->bdat_left == 0)

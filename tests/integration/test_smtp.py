@@ -667,3 +667,30 @@ def test_slow_client(server, mailroot):
         time.sleep(0.002)
     assert r.reply()[0].startswith(b"250 2.0.0 OK")
     assert len(wait_messages(mailroot, "alice", 1)) == 1
+
+
+def test_bdat_out_of_sequence_is_consumed(server, mailroot):
+    r = Raw(server.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    chunk = b"MAIL FROM:<evil@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+    assert r.cmd(b"BDAT %d LAST\r\n" % len(chunk) + chunk)[0].startswith(
+        b"503 5.5.1")
+    # The chunk was data, not commands: the session is still clean.
+    assert r.cmd(b"RCPT TO:<bob@example.test>\r\n")[0].startswith(b"503")
+    assert r.code(b"NOOP\r\n") == 250
+
+
+def test_bdat_too_big_chunks_are_consumed(mailroot, start_server):
+    with open(mailroot / "server.tab", "a") as f:
+        f.write('"MaxMessageSize"\t"1"\n')
+    srv = start_server(mailroot)
+    r = Raw(srv.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    r.code(b"MAIL FROM:<s@remote.test>\r\n")
+    r.code(b"RCPT TO:<alice@example.test>\r\n")
+    big = b"x" * 2000 + b"\r\n"
+    assert r.cmd(b"BDAT %d\r\n" % len(big) + big)[0].startswith(b"552")
+    tail = b"QUIT\r\n"
+    assert r.cmd(b"BDAT %d LAST\r\n" % len(tail) + tail)[0].startswith(
+        b"552")
+    assert r.code(b"NOOP\r\n") == 250
