@@ -391,8 +391,7 @@ smtpd_bdat_chunk_done(struct smtpd_session *s)
 		smtpd_commit(s);
 		return;
 	}
-	smtpd_tx_reset(s);
-	smtpd_enter_state(s, SMTPD_S_HELO);
+	smtpd_tx_end(s);
 }
 
 /* cmd_bdat - BDAT size [LAST] (RFC 3030) */

@@ -63,6 +63,7 @@ struct smtpd_session {
 	bool			 bdat_discard;	/* chunk sent out of sequence */
 	enum smtpd_state	 bdat_from;	/* state before a discarded one */
 	int			 transactions;
+	bool			 quit_after;	/* shutdown: close after tx */
 };
 
 /* smtpd_reply - send one reply line "<code> <text>" (+ CustomSMTPMessage
@@ -84,6 +85,12 @@ void	smtpd_enter_state(struct smtpd_session *s, enum smtpd_state st);
 
 /* smtpd_tx_reset - forget the transaction (RSET, EHLO, after DATA). */
 void	smtpd_tx_reset(struct smtpd_session *s);
+
+/*
+ * smtpd_tx_end - the transaction is over (accepted or refused): reset it,
+ * back to the HELO state, and close if the server is shutting down.
+ */
+void	smtpd_tx_end(struct smtpd_session *s);
 
 /* smtpd_commit - spool the received message and reply (async). */
 void	smtpd_commit(struct smtpd_session *s);

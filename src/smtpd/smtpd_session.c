@@ -112,6 +112,19 @@ smtpd_tx_reset(struct smtpd_session *s)
 	s->bdat_bad = false;
 }
 
+/* smtpd_tx_end - transaction over */
+void
+smtpd_tx_end(struct smtpd_session *s)
+{
+	smtpd_tx_reset(s);
+	smtpd_enter_state(s, SMTPD_S_HELO);
+	if (s->quit_after) {
+		conn_printf(s->conn, "421 4.3.2 %s Service shutting down,"
+		    " closing transmission channel\r\n", s->domain);
+		conn_close(s->conn);
+	}
+}
+
 /* session_limits - per-session values from server.tab */
 static void
 session_limits(struct smtpd_session *s)
@@ -215,8 +228,7 @@ data_finish(struct smtpd_session *s)
 		smtpd_commit(s);
 		return;
 	}
-	smtpd_tx_reset(s);
-	smtpd_enter_state(s, SMTPD_S_HELO);
+	smtpd_tx_end(s);
 }
 
 /* smtpd_data_bytes - DATA or BDAT body bytes */
@@ -296,8 +308,10 @@ smtpd_shutdown(struct conn *c)
 	struct smtpd_session *s = conn_data(c);
 
 	if (s->state == SMTPD_S_DATA || s->state == SMTPD_S_BDAT ||
-	    s->state == SMTPD_S_BUSY)
+	    s->state == SMTPD_S_BUSY) {
+		s->quit_after = true;
 		return;
+	}
 	conn_printf(c, "421 4.3.2 %s Service shutting down, closing"
 	    " transmission channel\r\n", s->domain);
 	conn_close(c);
@@ -461,8 +475,7 @@ commit_done(void *arg)
 			smtpd_reply(s, 451, "4.3.0 Requested action aborted:"
 			    " local error in processing");
 		}
-		smtpd_tx_reset(s);
-		smtpd_enter_state(s, SMTPD_S_HELO);
+		smtpd_tx_end(s);
 		conn_resume(c);
 	} else if (j->rc == 0) {
 		log_warn("smtp: id=%s spooled but the client left before the"
@@ -526,8 +539,7 @@ smtpd_commit(struct smtpd_session *s)
 fail:
 	smtpd_reply(s, 451, "4.3.0 Requested action aborted: local error in"
 	    " processing");
-	smtpd_tx_reset(s);
-	smtpd_enter_state(s, SMTPD_S_HELO);
+	smtpd_tx_end(s);
 }
 
 static const struct conn_handler smtpd_handler = {

@@ -694,3 +694,22 @@ def test_bdat_too_big_chunks_are_consumed(mailroot, start_server):
     assert r.cmd(b"BDAT %d LAST\r\n" % len(tail) + tail)[0].startswith(
         b"552")
     assert r.code(b"NOOP\r\n") == 250
+
+
+def test_shutdown_during_data_finishes_the_message(server, mailroot):
+    import signal as sig
+    r = Raw(server.ports["smtp"])
+    r.code(b"EHLO client.test\r\n")
+    r.code(b"MAIL FROM:<s@remote.test>\r\n")
+    r.code(b"RCPT TO:<alice@example.test>\r\n")
+    assert r.code(b"DATA\r\n") == 354
+    r.send(b"Subject: last one\r\n\r\n")
+    idle = Raw(server.ports["smtp"])
+    server.signal(sig.SIGTERM)
+    # The idle session is told at once.
+    assert idle.reply()[0].startswith(b"421 4.3.2")
+    r.send(b"body\r\n.\r\n")
+    assert r.reply()[0].startswith(b"250 2.0.0 OK")
+    assert r.reply()[0].startswith(b"421 4.3.2")
+    assert server.wait_exit() == 0
+    assert len(wait_messages(mailroot, "alice", 1)) == 1
