@@ -1290,22 +1290,6 @@ sm_hostpart(char *out, size_t size)
 	out[i] = '\0';
 }
 
-/* sm_rename - rename without replacing; EEXIST when the name is taken */
-static int
-sm_rename(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* XXX: no RENAME_NOREPLACE on this filesystem: check, then rename. */
-	if (fs_exists(to)) {
-		errno = EEXIST;
-		return -1;
-	}
-	return rename(from, to);
-}
-
 /*
  * sm_create - a new file spool/temp/<stime>-<seq>.<pid>.<host> (manual
  * "XMAIL LOCAL MAILER") whose name is free in spool/local too.  Returns
@@ -1351,7 +1335,7 @@ sm_publish(const char *tpath, const char *ldir, char *name, size_t size,
 	for (;;) {
 		if (fs_path(lpath, sizeof(lpath), ldir, name) == -1)
 			break;
-		if (sm_rename(tpath, lpath) == 0) {
+		if (fs_rename_noreplace(tpath, lpath) == 0) {
 			if (fs_fsync_dir(ldir) == -1)
 				return sm_err(EX_IOERR, "fsync %s: %s (the "
 				    "message may still be sent)", ldir,

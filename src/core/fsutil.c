@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/uio.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -49,28 +50,65 @@ fs_unlink_keep_errno(const char *path)
 	errno = e;
 }
 
-/* fs_write_all - write len bytes, retrying on EINTR and short writes */
+/* fs_writev_all - write every iovec, on short writes and EINTR too */
 int
-fs_write_all(int fd, const void *data, size_t len)
+fs_writev_all(int fd, struct iovec *iov, int n)
 {
-	const char *p = data;
-	ssize_t n;
+	ssize_t w;
 
-	while (len > 0) {
-		n = write(fd, p, len > SSIZE_MAX ? (size_t)SSIZE_MAX : len);
-		if (n == -1) {
+	for (;;) {
+		while (n > 0 && iov->iov_len == 0) {
+			iov++;
+			n--;
+		}
+		if (n == 0)
+			return 0;
+		w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+		if (w == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		if (n == 0) {
+		if (w == 0) {
 			errno = EIO;
 			return -1;
 		}
-		p += n;
-		len -= (size_t)n;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
-	return 0;
+}
+
+/* fs_write_all - write len bytes, retrying on EINTR and short writes */
+int
+fs_write_all(int fd, const void *data, size_t len)
+{
+	struct iovec iov;
+
+	iov.iov_base = (void *)(uintptr_t)data;
+	iov.iov_len = len;
+	return fs_writev_all(fd, &iov, 1);
+}
+
+/* fs_rename_noreplace - rename that never replaces */
+int
+fs_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (fs_exists(to)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
 }
 
 /* fs_finish - fsync and close fd; the fd is closed in every case */

@@ -21,6 +21,22 @@
  */
 int	fs_write_all(int fd, const void *data, size_t len) WARN_UNUSED_RESULT;
 
+struct iovec;
+
+/*
+ * fs_writev_all - write every iovec completely (EINTR and short writes
+ * retried; the iovec array is modified).  Returns 0 or -1 (errno).
+ */
+int	fs_writev_all(int fd, struct iovec *iov, int n) WARN_UNUSED_RESULT;
+
+/*
+ * fs_rename_noreplace - rename `from` to `to` but never replace an existing
+ * `to` (EEXIST): renameat2(RENAME_NOREPLACE), or on file systems without
+ * it a check then rename (XXX: not atomic there).  Returns 0 or -1.
+ */
+int	fs_rename_noreplace(const char *from, const char *to)
+	    WARN_UNUSED_RESULT;
+
 /* fs_fsync_dir - fsync the directory `dir`.  Returns 0 or -1 (errno). */
 int	fs_fsync_dir(const char *dir) WARN_UNUSED_RESULT;
 

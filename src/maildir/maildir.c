@@ -192,18 +192,6 @@ out:
 	return r;
 }
 
-/* maildir_rename_new - rename that never replaces an existing message */
-static int
-maildir_rename_new(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* XXX: filesystem without RENAME_NOREPLACE; names are unique anyway. */
-	return rename(from, to);
-}
-
 /* Where one delivery writes. */
 struct maildir_dest {
 	char	tmpdir[PATH_MAX];	/* temporary file's directory */
@@ -288,7 +276,7 @@ maildir_store(const struct maildir_dest *d, const struct buf *prefix,
 	    fs_path(dst, sizeof(dst), d->dir, name) == -1 ||
 	    maildir_tmp_write(tmp, prefix, data, len) == -1)
 		return -1;
-	if (maildir_rename_new(tmp, dst) == -1) {
+	if (fs_rename_noreplace(tmp, dst) == -1) {
 		e = errno;
 		(void)unlink(tmp);
 		errno = e;

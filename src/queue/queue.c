@@ -218,21 +218,6 @@ queue_mkdirs(const char *mailroot, const char *a, const char *b)
 	return r;
 }
 
-/*
- * queue_rename_new - rename without ever replacing an existing file
- * (EEXIST): a committed message must not be overwritten by a new one.
- */
-static int
-queue_rename_new(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* XXX: filesystem without RENAME_NOREPLACE; names are unique anyway. */
-	return rename(from, to);
-}
-
 /* queue_unlink_keep_errno - unlink without disturbing errno */
 static void
 queue_unlink_keep_errno(const char *path)
@@ -335,41 +320,6 @@ queue_env_ok(const struct queue_env *env)
 	return true;
 }
 
-/* queue_writev_all - write every iovec, on short writes and EINTR too */
-static int
-queue_writev_all(int fd, struct iovec *iov, int n)
-{
-	ssize_t w;
-
-	for (;;) {
-		while (n > 0 && iov->iov_len == 0) {
-			iov++;
-			n--;
-		}
-		if (n == 0)
-			return 0;
-		w = writev(fd, iov, n);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
-}
-
 /*
  * queue_file_create - create `path` exclusively with the iovecs and fsync
  * it (T1 step 2).  On failure a file this call created is removed again;
@@ -386,7 +336,7 @@ queue_file_create(const char *path, const struct iovec *tmpl, int n)
 	    QUEUE_FILE_MODE);
 	if (fd == -1)
 		return -1;
-	if (queue_writev_all(fd, iov, n) == -1 || fsync(fd) == -1) {
+	if (fs_writev_all(fd, iov, n) == -1 || fsync(fd) == -1) {
 		int e = errno;
 
 		(void)close(fd);
@@ -481,7 +431,7 @@ queue_commit(const char *tdir, const char *mdir, struct queue_ref *refs,
 	for (*nmoved = 0; *nmoved < n; (*nmoved)++) {
 		if (fs_path(from, sizeof(from), tdir, refs[*nmoved].name) ==
 		    -1 || fs_path(to, sizeof(to), mdir, refs[*nmoved].name) ==
-		    -1 || queue_rename_new(from, to) == -1)
+		    -1 || fs_rename_noreplace(from, to) == -1)
 			return -1;
 	}
 	return fs_fsync_dir(mdir);
@@ -855,7 +805,7 @@ queue_quarantine_rename(const char *src, const char *qdir, const char *name,
 			(void)snprintf(alt, sizeof(alt), "%s.%d", name, i);
 		if (fs_path(dst, size, qdir, alt) == -1)
 			return -1;
-		if (queue_rename_new(src, dst) == 0)
+		if (fs_rename_noreplace(src, dst) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
