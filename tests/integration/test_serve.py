@@ -254,6 +254,15 @@ def test_out_of_descriptors_pauses_and_recovers(mailroot, tmp_path):
          "-Fp", str(srv.ports["finger"]), "-FI", "127.0.0.1"],
         stdout=srv.log_fp, stderr=subprocess.STDOUT, env=srv.env,
         stdin=subprocess.DEVNULL, preexec_fn=low_nofile)
+    try:
+        check_pause_and_recovery(srv)
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+def check_pause_and_recovery(srv):
     srv.wait_ready()
     port = srv.ports["finger"]
     held = []
