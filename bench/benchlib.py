@@ -141,6 +141,7 @@ class Postroom:
         subprocess.run([self.binary, "init", "--domain", "bench.test",
                         "--split", str(self.split), "--user", "u:p",
                         self.root], check=True, stdout=subprocess.DEVNULL)
+        self.no_quota()
         self.port = free_port()
         env = dict(os.environ, XMAIL_PID_DIR=self.tmp)
         env.pop("MAIL_CMD_LINE", None)
@@ -159,6 +160,19 @@ class Postroom:
                                  % (self.proc.returncode, self.tail_log()))
             raise
         return self
+
+    def no_quota(self):
+        """MaxMBSize 0 (no limit) for u@bench.test: init's default of
+        10000 KB holds only ~2300 messages of 4 KiB, and Postfix's Maildir
+        delivery has no quota either."""
+        path = os.path.join(self.root, "domains", "bench.test", "u",
+                            "user.tab")
+        with open(path) as f:
+            lines = [ln for ln in f.read().splitlines()
+                     if not ln.startswith('"MaxMBSize"')]
+        lines.append('"MaxMBSize"\t"0"')
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -196,11 +210,16 @@ class Postroom:
         if self.proc is not None:
             self.log.close()
 
-    def cleanup(self):
+    def cleanup(self, keep=None):
+        """Stop the server and remove its files, or append the directory to
+        the list `keep` for the caller to remove later."""
         try:
             self.stop()
         finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            if keep is not None:
+                keep.append(self.tmp)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def wait_quiet(max_wait=30.0, threshold=0.10):

@@ -74,7 +74,7 @@ def main():
     n = per * conc
     print("finger: %d queries, %d connections in parallel: %.0f queries/s"
           " (%d errors)" % (n, conc, n / dt, len(errors)))
-    print("(no Postfix equivalent; SMTP ratios come with the SMTP server)")
+    print("(no Postfix equivalent)")
     return 1 if errors else 0
 
 

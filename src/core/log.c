@@ -90,11 +90,15 @@ log_init(const char *ident, bool use_syslog, bool to_stderr, bool debug)
 	whole = str_copy(log_ident, ident ? ident : "postroom",
 	    sizeof(log_ident));
 	(void)whole;
-	log_use_syslog = use_syslog;
+	/*
+	 * Without a syslog daemon every syslog(3) call tries to connect to
+	 * /dev/log again: skip syslog rather than pay that per line.
+	 */
+	log_use_syslog = use_syslog && access("/dev/log", W_OK) == 0;
 	log_to_stderr = to_stderr;
 	atomic_store(&log_debug_on, debug);
 	/* syslog keeps the ident pointer; it only changes under log_mtx. */
-	if (use_syslog)
+	if (log_use_syslog)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	pthread_mutex_unlock(&log_mtx);
 }

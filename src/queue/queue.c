@@ -512,9 +512,12 @@ queue_msgid_parse(const char *s, size_t len, uint64_t *n)
 	return 0;
 }
 
-/* queue_msgid_locked - read, increment, store; the caller holds the locks */
+/*
+ * queue_msgid_locked - read N, store N + count, *id = N + 1; the caller
+ * holds the locks
+ */
 static int
-queue_msgid_locked(const char *path, uint64_t *id)
+queue_msgid_locked(const char *path, uint64_t count, uint64_t *id)
 {
 	char out[32];
 	struct buf b;
@@ -526,12 +529,13 @@ queue_msgid_locked(const char *path, uint64_t *id)
 		log_error("queue: %s: %m", path);
 		goto out;
 	}
-	if (queue_msgid_parse(b.data, b.len, &n) == -1 || n == UINT64_MAX) {
+	if (queue_msgid_parse(b.data, b.len, &n) == -1 ||
+	    n > UINT64_MAX - count) {
 		log_error("queue: %s: not a message number", path);
 		errno = EINVAL;
 		goto out;
 	}
-	len = snprintf(out, sizeof(out), "%" PRIu64 "\r\n", n + 1);
+	len = snprintf(out, sizeof(out), "%" PRIu64 "\r\n", n + count);
 	if (fs_write_atomic(path, out, (size_t)len, QUEUE_FILE_MODE) == -1) {
 		log_error("queue: %s: %m", path);
 		goto out;
@@ -543,9 +547,9 @@ out:
 	return r;
 }
 
-/* queue_msgid_next - next message.id number under mutex and flock */
-int
-queue_msgid_next(const char *mailroot, uint64_t *id)
+/* queue_msgid_reserve - count numbers under mutex and flock */
+static int
+queue_msgid_reserve(const char *mailroot, uint64_t count, uint64_t *id)
 {
 	char path[PATH_MAX], lpath[PATH_MAX];
 	int fd, r = -1, e;
@@ -555,7 +559,6 @@ queue_msgid_next(const char *mailroot, uint64_t *id)
 		log_error("queue: message.id path: %m");
 		return -1;
 	}
-	(void)pthread_mutex_lock(&queue_msgid_mu);
 	fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    QUEUE_FILE_MODE);
 	if (fd == -1) {
@@ -567,13 +570,59 @@ queue_msgid_next(const char *mailroot, uint64_t *id)
 	if (r == -1)
 		log_error("queue: flock %s: %m", lpath);
 	else
-		r = queue_msgid_locked(path, id);
+		r = queue_msgid_locked(path, count, id);
 out:
 	e = errno;
 	if (fd != -1)
 		(void)close(fd);	/* releases the flock */
-	(void)pthread_mutex_unlock(&queue_msgid_mu);
 	errno = e;
+	return r;
+}
+
+/* queue_msgid_next - next message.id number */
+int
+queue_msgid_next(const char *mailroot, uint64_t *id)
+{
+	int r;
+
+	(void)pthread_mutex_lock(&queue_msgid_mu);
+	r = queue_msgid_reserve(mailroot, 1, id);
+	(void)pthread_mutex_unlock(&queue_msgid_mu);
+	return r;
+}
+
+/* Numbers reserved in message.id and not handed out yet. */
+static struct {
+	char		root[PATH_MAX];
+	uint64_t	next, end;	/* next..end-1 are free */
+} queue_msgid_cache;
+
+/* queue_msgid_take - next number from a reserved block */
+int
+queue_msgid_take(const char *mailroot, uint64_t *id)
+{
+	uint64_t first;
+	int r = 0;
+
+	(void)pthread_mutex_lock(&queue_msgid_mu);
+	if (strcmp(queue_msgid_cache.root, mailroot) != 0 ||
+	    queue_msgid_cache.next >= queue_msgid_cache.end) {
+		r = queue_msgid_reserve(mailroot, QUEUE_MSGID_BLOCK, &first);
+		if (r == 0 && str_copy(queue_msgid_cache.root, mailroot,
+		    sizeof(queue_msgid_cache.root))) {
+			queue_msgid_cache.next = first;
+			queue_msgid_cache.end = first + QUEUE_MSGID_BLOCK;
+		} else if (r == 0) {
+			queue_msgid_cache.root[0] = '\0';
+			queue_msgid_cache.next = queue_msgid_cache.end = 0;
+			*id = first;	/* path too long to cache: use one */
+			goto out;
+		}
+	}
+	if (r == 0)
+		*id = queue_msgid_cache.next++;
+out:
+	(void)pthread_mutex_unlock(&queue_msgid_mu);
 	return r;
 }
 

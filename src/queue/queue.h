@@ -55,6 +55,17 @@ int	queue_msgid_next(const char *mailroot, uint64_t *id)
 	    WARN_UNUSED_RESULT;
 
 /*
+ * queue_msgid_take - as queue_msgid_next, but message.id is advanced by
+ * QUEUE_MSGID_BLOCK numbers at a time and the numbers are handed out from
+ * memory: one locked, fsynced file update per block instead of one per
+ * message (it used to serialise every commit).  After a restart the unused
+ * rest of a block is skipped, so numbers never repeat; they may jump.
+ */
+#define QUEUE_MSGID_BLOCK	64
+int	queue_msgid_take(const char *mailroot, uint64_t *id)
+	    WARN_UNUSED_RESULT;
+
+/*
  * queue_submit - write one spool file per recipient into temp/ of a random
  * bucket, fsync each, rename into mess/, fsync the directories.  Only then
  * is the message accepted (DESIGN.md durability rule).  All or nothing: on

@@ -806,7 +806,7 @@ bounce_build(struct bounce *bc, struct config *cfg, struct buf *out)
 	uint64_t n;
 	bool eight;
 
-	if (queue_msgid_next(config_mailroot(cfg), &n) == -1)
+	if (queue_msgid_take(config_mailroot(cfg), &n) == -1)
 		return -1;
 	(void)snprintf(bc->id, sizeof(bc->id), "X%llX", (unsigned long long)n);
 	bounce_text_part(bc);

@@ -513,7 +513,7 @@ lmail_submit(struct lmail_run *run, const char *name, const struct buf *raw,
 		log_error("lmail: %s: out of memory", name);
 		goto out;
 	}
-	if (queue_msgid_next(run->root, &id) == -1)
+	if (queue_msgid_take(run->root, &id) == -1)
 		goto out;
 	(void)snprintf(msgid, sizeof(msgid), "L%llX", (unsigned long long)id);
 	(void)rfcdate(time(NULL), date, sizeof(date));

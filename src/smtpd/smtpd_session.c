@@ -413,7 +413,7 @@ commit_work(void *arg)
 	rcpts = calloc(j->nrcpts, sizeof(*rcpts));
 	j->refs = calloc(j->nrcpts, sizeof(*j->refs));
 	if (rcpts == NULL || j->refs == NULL ||
-	    queue_msgid_next(config_mailroot(j->cfg), &id) == -1)
+	    queue_msgid_take(config_mailroot(j->cfg), &id) == -1)
 		goto out;
 	snprintf(j->msgid, sizeof(j->msgid), "S%llX", (unsigned long long)id);
 	if (received_header(j, &data) == -1 ||

@@ -507,6 +507,32 @@ test_msgid(void **state)
 	assert_file(path, "9\r\n");
 }
 
+/* test_msgid_take - numbers come from reserved blocks, never repeat */
+static void
+test_msgid_take(void **state)
+{
+	char want[32], other[PATH_MAX];
+	uint64_t id, i;
+
+	(void)unlink(tpath(state, "message.id"));
+	for (i = 2; i < 2 + QUEUE_MSGID_BLOCK; i++) {
+		assert_int_equal(queue_msgid_take(*state, &id), 0);
+		assert_int_equal(id, i);
+	}
+	/* The whole block is on disk before its first number is used. */
+	(void)snprintf(want, sizeof(want), "%d\r\n", 1 + QUEUE_MSGID_BLOCK);
+	assert_file(tpath(state, "message.id"), want);
+	assert_int_equal(queue_msgid_take(*state, &id), 0);
+	assert_int_equal(id, 2 + QUEUE_MSGID_BLOCK);
+	/* Another MailRoot drops the cache, like a restart: no reuse. */
+	(void)snprintf(other, sizeof(other), "%s/other", (char *)*state);
+	assert_int_equal(mkdir(other, 0700), 0);
+	assert_int_equal(queue_msgid_take(other, &id), 0);
+	assert_int_equal(id, 2);
+	assert_int_equal(queue_msgid_take(*state, &id), 0);
+	assert_int_equal(id, 2 + 2 * QUEUE_MSGID_BLOCK);
+}
+
 /* test_msgid_big_file - an oversized message.id is an error */
 static void
 test_msgid_big_file(void **state)
@@ -860,6 +886,7 @@ main(void)
 		T(test_submit_undo),
 		T(test_msgid),
 		T(test_msgid_big_file),
+		T(test_msgid_take),
 		T(test_msgid_threads),
 		T(test_load_submitted),
 		T(test_load_cases),
