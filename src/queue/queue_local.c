@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "core/addr.h"
 #include "core/ev.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/work.h"
 #include "maildir/maildir.h"
@@ -316,15 +317,38 @@ recover_cb(const struct queue_ref *r, void *arg)
 	return 0;
 }
 
-/* temp_cb - leftover from a crash before the rename */
-static int
-temp_cb(const struct queue_ref *r, void *arg)
-{
-	const char *root = arg;
+/* A start-up cleanup pass over one bucket directory. */
+struct cleanup {
+	const char	*root;
+	const char	*dir;		/* "temp", "lock" or "slog" */
+};
 
-	log_info("queue: removing unfinished spool file %s", r->name);
-	if (queue_remove(root, r, "temp") == -1)
-		log_warn("queue: cannot remove temp/%s: %s", r->name,
+/* in_bucket - the file exists in dir of its bucket */
+static bool
+in_bucket(const char *root, const struct queue_ref *r, const char *dir)
+{
+	char path[4096];
+
+	return queue_path(root, r, dir, path, sizeof(path)) == 0 &&
+	    fs_exists(path);
+}
+
+/*
+ * cleanup_cb - docs/QUEUE.md T8: temp/ files were never acknowledged,
+ * lock/ files are stale XMail state, and a slog/ without its message
+ * belongs to nothing.
+ */
+static int
+cleanup_cb(const struct queue_ref *r, void *arg)
+{
+	const struct cleanup *c = arg;
+
+	if (strcmp(c->dir, "slog") == 0 && (in_bucket(c->root, r, "mess") ||
+	    in_bucket(c->root, r, "rsnd") || in_bucket(c->root, r, "froz")))
+		return 0;
+	log_info("queue: start-up cleanup removes %s/%s", c->dir, r->name);
+	if (queue_remove(c->root, r, c->dir) == -1)
+		log_warn("queue: cannot remove %s/%s: %s", c->dir, r->name,
 		    strerror(errno));
 	return 0;
 }
@@ -371,13 +395,19 @@ queue_local_retry(void)
 long
 queue_local_recover(void)
 {
+	static const char *const dirs[] = { "temp", "lock", "slog" };
 	struct config *cfg = config_acquire();
+	struct cleanup c;
 	long n;
+	size_t i;
 
 	if (cfg == NULL)
 		return -1;
-	(void)queue_scan(config_mailroot(cfg), local_split, "temp", temp_cb,
-	    (void *)config_mailroot(cfg));
+	c.root = config_mailroot(cfg);
+	for (i = 0; i < nitems(dirs); i++) {
+		c.dir = dirs[i];
+		(void)queue_scan(c.root, local_split, c.dir, cleanup_cb, &c);
+	}
 	n = queue_scan(config_mailroot(cfg), local_split, "mess", recover_cb,
 	    NULL);
 	config_release(cfg);

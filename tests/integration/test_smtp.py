@@ -376,7 +376,7 @@ def test_curl_smtp(server, mailroot, tmp_path):
 
 
 def test_smtp_source_concurrency(server, mailroot):
-    sessions, per = 20, 10
+    sessions, per = 50, 20
     p = subprocess.run(
         ["smtp-source", "-c", "-s", str(sessions), "-m",
          str(sessions * per), "-f", "s@remote.test", "-t",
@@ -713,3 +713,25 @@ def test_shutdown_during_data_finishes_the_message(server, mailroot):
     assert r.reply()[0].startswith(b"421 4.3.2")
     assert server.wait_exit() == 0
     assert len(wait_messages(mailroot, "alice", 1)) == 1
+
+
+def test_startup_cleanup(mailroot, start_server):
+    """docs/QUEUE.md T8: temp/ and lock/ files and orphan slogs go; a
+    spooled message and its slog stay."""
+    srv = start_server(mailroot)
+    with smtp(srv) as c:
+        c.sendmail("alice@example.test", ["x@elsewhere.test"],
+                   "Subject: waits\r\n\r\nx\r\n")
+    srv.stop()
+    [kept] = glob.glob(str(mailroot / "spool/*/*/mess/*"))
+    bucket = os.path.dirname(os.path.dirname(kept))
+    name = os.path.basename(kept)
+    for d, n in (("temp", "t1"), ("lock", "l1"), ("slog", "orphan"),
+                 ("slog", name)):
+        os.makedirs(os.path.join(bucket, d), exist_ok=True)
+        open(os.path.join(bucket, d, n), "w").write("x")
+    srv = start_server(mailroot)
+    assert os.path.exists(kept)
+    assert os.path.exists(os.path.join(bucket, "slog", name))
+    for d, n in (("temp", "t1"), ("lock", "l1"), ("slog", "orphan")):
+        assert not os.path.exists(os.path.join(bucket, d, n)), (d, n)
