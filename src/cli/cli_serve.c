@@ -519,6 +519,7 @@ cli_serve_main(int argc, char **argv)
 		goto out_ev;
 	}
 	queue_local_init(s.o.split, s.o.maildir);
+	queue_lmail_set_log(s.o.lmail_log);
 	if (queue_local_recover() > 0)
 		log_info("queue: start-up pass over the spool done");
 	if (work_init(s.o.workers) == -1 || ev_start() == -1 ||

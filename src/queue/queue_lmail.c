@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@
 
 /* Two workers must not submit the same file twice: one run at a time. */
 static pthread_mutex_t	lmail_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool	lmail_log;	/* -Ll */
 
 /* A file found in spool/local. */
 struct lmail_ent {
@@ -486,6 +488,52 @@ lmail_refs_add(struct lmail_run *run, const struct queue_ref *refs,
 	return 0;
 }
 
+/* queue_lmail_set_log - -Ll */
+void
+queue_lmail_set_log(bool on)
+{
+	atomic_store(&lmail_log, on);
+}
+
+/*
+ * lmail_svc_log - one -Ll record per recipient: domain, local file, message
+ * id, time, sender, recipient, size
+ */
+static void
+lmail_svc_log(const struct lmail_run *run, const char *name,
+    const char *msgid, const struct lmail_env *env, size_t size)
+{
+	char when[32], sizes[24], rcpt[ADDR_PATH_MAX + 1];
+	const char *f[7], *p;
+	size_t n;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	if (!atomic_load(&lmail_log))
+		return;
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(sizes, sizeof(sizes), "%zu", size);
+	for (i = 0, p = env->lines.data; i < env->nrcpts; i++) {
+		f[0] = run->domain;
+		f[1] = name;
+		f[2] = msgid;
+		f[3] = when;
+		f[4] = env->from;
+		/* "RCPT TO:<addr>" -> "addr" */
+		n = strlen(p) - strlen("RCPT TO:<>");
+		if (n >= sizeof(rcpt))
+			n = 0;
+		memcpy(rcpt, p + strlen("RCPT TO:<"), n);
+		rcpt[n] = '\0';
+		f[5] = rcpt;
+		f[6] = sizes;
+		(void)log_svc("lmail", f, 7);
+		p += strlen(p) + 1;
+	}
+}
+
 /*
  * lmail_submit - spool a parsed file: message id, Received: header
  * (XMAIL-FACTS 8, RFC 5321 4.4), one spool file per recipient.  The refs
@@ -541,6 +589,7 @@ lmail_submit(struct lmail_run *run, const char *name, const struct buf *raw,
 		goto out;
 	log_info("lmail: spooled file=%s id=%s from=<%s> rcpts=%zu size=%zu",
 	    name, msgid, env->from, env->nrcpts, data.len);
+	lmail_svc_log(run, name, msgid, env, data.len);
 	if (lmail_refs_add(run, refs, env->nrcpts) == -1)
 		log_error("lmail: %s: out of memory; id=%s waits in the spool"
 		    " for recovery", name, msgid);

@@ -19,6 +19,7 @@
 #ifndef POSTROOM_QUEUE_QUEUE_LMAIL_H
 #define POSTROOM_QUEUE_QUEUE_LMAIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "queue/queue.h"
@@ -36,5 +37,9 @@ struct config;
  */
 long	queue_lmail_run(struct config *cfg, int split, size_t max_files,
 	    struct queue_ref **refs, size_t *nrefs);
+
+/* queue_lmail_set_log - write the `lmail` service log (-Ll): domain,
+ * local file, message id, time, sender, recipient, size per recipient. */
+void	queue_lmail_set_log(bool on);
 
 #endif

@@ -374,3 +374,28 @@ def test_t_delivered_without_bcc(server, mailroot):
     for m in alice + bob:
         assert b"Subject: secret copy" in m
         assert b"\nBcc:" not in m
+
+
+def test_lmail_log(mailroot, start_server, tmp_path):
+    """-Ll: one lmail record per recipient of a local-mailer file."""
+    import os
+    import subprocess
+    import time
+    srv = start_server(mailroot, "-Ll", "-Lt", "1")
+    env = dict(os.environ, MAIL_ROOT=str(mailroot))
+    p = subprocess.run([os.environ["POSTROOM_BIN"], "sendmail", "-f",
+                        "s@remote.test", "alice@example.test",
+                        "bob@example.test"], input=b"Subject: l\n\nx\n",
+                       env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    deadline = time.monotonic() + 10
+    recs = []
+    while time.monotonic() < deadline and len(recs) < 2:
+        logs = list((mailroot / "logs").glob("lmail-*"))
+        if logs:
+            recs = [l.split("\t") for l in logs[0].read_text().splitlines()]
+        time.sleep(0.1)
+    assert sorted(r[5] for r in recs) == ['"alice@example.test"',
+                                          '"bob@example.test"']
+    assert all(r[4] == '"s@remote.test"' and r[2].startswith('"L')
+               for r in recs)
