@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,9 +359,9 @@ out:
 	return r;
 }
 
-/* maildir_dir_size - add the sizes of the regular files in dir */
+/* maildir_dir_scan - add up the sizes of the messages in dir */
 static int
-maildir_dir_size(const char *dir, long long *total)
+maildir_dir_scan(const char *dir, long long *total)
 {
 	struct dirent *de;
 	struct stat st;
@@ -385,6 +386,78 @@ maildir_dir_size(const char *dir, long long *total)
 	}
 	(void)closedir(d);
 	return r;
+}
+
+/*
+ * A cache of directory sizes for quota checks: a directory whose inode and
+ * mtime did not change since it was scanned still holds the same files, so
+ * a RCPT check costs one stat instead of a scan of the whole mailbox.
+ * XXX: file times have the kernel's coarse clock (a few ms); a file added
+ * in the same tick as the scan is missed until the next change, which only
+ * makes the soft quota a message late.
+ */
+#define MAILDIR_SIZE_SLOTS	1024
+
+struct maildir_size_slot {
+	char		*dir;
+	dev_t		 dev;
+	ino_t		 ino;
+	struct timespec	 mtime;
+	long long	 size;
+};
+
+static pthread_mutex_t		 maildir_size_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct maildir_size_slot	 maildir_size_cache[MAILDIR_SIZE_SLOTS];
+
+/* maildir_size_hash - slot of a directory path (FNV-1a) */
+static size_t
+maildir_size_hash(const char *dir)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *dir != '\0'; dir++)
+		h = (h ^ (unsigned char)*dir) * 16777619u;
+	return h % MAILDIR_SIZE_SLOTS;
+}
+
+/* maildir_dir_size - add the size of dir's messages, cached per mtime */
+static int
+maildir_dir_size(const char *dir, long long *total)
+{
+	struct maildir_size_slot *sl = &maildir_size_cache[
+	    maildir_size_hash(dir)];
+	struct stat st;
+	long long size = 0;
+	char *copy;
+
+	if (stat(dir, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	(void)pthread_mutex_lock(&maildir_size_mu);
+	if (sl->dir != NULL && strcmp(sl->dir, dir) == 0 &&
+	    sl->dev == st.st_dev && sl->ino == st.st_ino &&
+	    sl->mtime.tv_sec == st.st_mtim.tv_sec &&
+	    sl->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		*total += sl->size;
+		(void)pthread_mutex_unlock(&maildir_size_mu);
+		return 0;
+	}
+	(void)pthread_mutex_unlock(&maildir_size_mu);
+	/* The stat was taken before the scan: a change meanwhile rescans. */
+	if (maildir_dir_scan(dir, &size) == -1)
+		return -1;
+	*total += size;
+	copy = strdup(dir);
+	if (copy == NULL)
+		return 0;
+	(void)pthread_mutex_lock(&maildir_size_mu);
+	free(sl->dir);
+	sl->dir = copy;
+	sl->dev = st.st_dev;
+	sl->ino = st.st_ino;
+	sl->mtime = st.st_mtim;
+	sl->size = size;
+	(void)pthread_mutex_unlock(&maildir_size_mu);
+	return 0;
 }
 
 /* maildir_size - octets in new/ and cur/, or in mailbox/ */
