@@ -62,10 +62,12 @@ run: build
 	@echo "MailRoot: $(RUN_ROOT)   domain: $(RUN_DOMAIN)   account: demo / demo"
 	@echo
 	@echo "Try, from another terminal:"
+	@echo "  send a mail:     swaks --server 127.0.0.1 --port 2525 --to demo@$(RUN_DOMAIN)"
+	@echo "  read it:         ls $(RUN_ROOT)/domains/$(RUN_DOMAIN)/demo/Maildir/new/"
 	@printf '%s\n' "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
 	@echo "  stop cleanly:    touch $(RUN_ROOT)/.shutdown"
-	@echo "SMTP (2525), POP3 (2110) and CTRL (6017) arrive with the next"
-	@echo "releases; their options are already accepted."
+	@echo "POP3 (2110), TLS and CTRL (6017) arrive with the next releases;"
+	@echo "their options are already accepted."
 	@echo
 	exec $(BUILD)/postroom serve -Ms $(RUN_ROOT) $(RUN_OPTS)
 
