@@ -24,40 +24,7 @@
 
 #include "core/buf.h"
 #include "core/fsutil.h"
-
-/* test_setup - a fresh temporary directory in *state */
-static int
-test_setup(void **state)
-{
-	char tmpl[] = "/tmp/postroom-test-fsutil.XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	*state = strdup(tmpl);
-	return *state == NULL ? -1 : 0;
-}
-
-/* test_teardown - remove the temporary directory */
-static int
-test_teardown(void **state)
-{
-	int r;
-
-	(void)chmod(*state, 0700);
-	r = fs_rm_tree(*state);
-	free(*state);
-	return r;
-}
-
-/* tpath - "<dir>/<name>" in a static buffer: one use per statement */
-static const char *
-tpath(void **state, const char *name)
-{
-	static char p[PATH_MAX];
-
-	assert_int_equal(fs_path(p, sizeof(p), *state, name), 0);
-	return p;
-}
+#include "testutil.h"
 
 /* put_file - create name with content (test helper, not under test) */
 static void
@@ -118,7 +85,7 @@ test_atomic_new(void **state)
 {
 	char path[PATH_MAX], *got;
 
-	strcpy(path, tpath(state, "new.tab"));
+	strcpy(path, tu_path(state, "new.tab"));
 	assert_int_equal(fs_write_atomic(path, "hello\n", 6, 0640), 0);
 	got = read_all(path);
 	assert_string_equal(got, "hello\n");
@@ -133,7 +100,7 @@ test_atomic_replace(void **state)
 {
 	char path[PATH_MAX], *got;
 
-	strcpy(path, tpath(state, "server.tab"));
+	strcpy(path, tu_path(state, "server.tab"));
 	put_file(path, "old content that is longer\n", 0604);
 	assert_int_equal(fs_write_atomic(path, "new\n", 4, 0600), 0);
 	got = read_all(path);
@@ -154,7 +121,7 @@ test_atomic_sizes(void **state)
 	char *data;
 	size_t i, j;
 
-	strcpy(path, tpath(state, "f"));
+	strcpy(path, tu_path(state, "f"));
 	for (i = 0; i < nitems(sizes); i++) {
 		data = malloc(sizes[i] + 1);
 		assert_non_null(data);
@@ -177,7 +144,7 @@ static void
 test_atomic_no_dir(void **state)
 {
 	errno = 0;
-	assert_int_equal(fs_write_atomic(tpath(state, "nodir/file"), "x", 1,
+	assert_int_equal(fs_write_atomic(tu_path(state, "nodir/file"), "x", 1,
 	    0600), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(count_entries(*state), 0);
@@ -189,7 +156,7 @@ test_atomic_is_dir(void **state)
 {
 	char path[PATH_MAX];
 
-	strcpy(path, tpath(state, "d"));
+	strcpy(path, tu_path(state, "d"));
 	assert_int_equal(mkdir(path, 0700), 0);
 	errno = 0;
 	assert_int_equal(fs_write_atomic(path, "x", 1, 0600), -1);
@@ -207,7 +174,7 @@ test_atomic_write_fails(void **state)
 	struct rlimit old, rl;
 	void (*oldsig)(int);
 
-	strcpy(path, tpath(state, "keep.tab"));
+	strcpy(path, tu_path(state, "keep.tab"));
 	put_file(path, "original\n", 0644);
 	big = malloc(65536);
 	assert_non_null(big);
@@ -238,8 +205,8 @@ test_atomic_symlink(void **state)
 	char target[PATH_MAX], link[PATH_MAX], *got;
 	struct stat st;
 
-	strcpy(target, tpath(state, "target"));
-	strcpy(link, tpath(state, "link"));
+	strcpy(target, tu_path(state, "target"));
+	strcpy(link, tu_path(state, "link"));
 	put_file(target, "target\n", 0600);
 	assert_int_equal(symlink(target, link), 0);
 	assert_int_equal(fs_write_atomic(link, "new\n", 4, 0600), 0);
@@ -259,7 +226,7 @@ test_write_new(void **state)
 {
 	char path[PATH_MAX], link[PATH_MAX], *got;
 
-	strcpy(path, tpath(state, "msg"));
+	strcpy(path, tu_path(state, "msg"));
 	assert_int_equal(fs_write_new(path, "one", 3, 0600), 0);
 	assert_int_equal(file_mode(path), 0600);
 	errno = 0;
@@ -270,8 +237,8 @@ test_write_new(void **state)
 	free(got);
 
 	/* A dangling link must not be followed to create its target. */
-	strcpy(link, tpath(state, "dangling"));
-	strcpy(path, tpath(state, "created"));
+	strcpy(link, tu_path(state, "dangling"));
+	strcpy(path, tu_path(state, "created"));
 	assert_int_equal(symlink(path, link), 0);
 	errno = 0;
 	assert_int_equal(fs_write_new(link, "x", 1, 0600), -1);
@@ -279,7 +246,7 @@ test_write_new(void **state)
 	assert_false(fs_exists(path));
 
 	errno = 0;
-	assert_int_equal(fs_write_new(tpath(state, "no/such"), "x", 1, 0600),
+	assert_int_equal(fs_write_new(tu_path(state, "no/such"), "x", 1, 0600),
 	    -1);
 	assert_int_equal(errno, ENOENT);
 }
@@ -310,7 +277,7 @@ test_read_limit(void **state)
 	size_t i, plen;
 	struct buf b;
 
-	strcpy(path, tpath(state, "in"));
+	strcpy(path, tu_path(state, "in"));
 	for (i = 0; i < nitems(read_cases); i++) {
 		data = calloc(1, read_cases[i].size + 1);
 		assert_non_null(data);
@@ -349,13 +316,13 @@ test_read_special(void **state)
 	errno = 0;
 	assert_int_equal(fs_read_file(*state, &b), -1);
 	assert_int_equal(errno, EISDIR);
-	strcpy(fifo, tpath(state, "fifo"));
+	strcpy(fifo, tu_path(state, "fifo"));
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	errno = 0;
 	assert_int_equal(fs_read_file(fifo, &b), -1);	/* must not block */
 	assert_int_equal(errno, EINVAL);
 	errno = 0;
-	assert_int_equal(fs_read_file(tpath(state, "missing"), &b), -1);
+	assert_int_equal(fs_read_file(tu_path(state, "missing"), &b), -1);
 	assert_int_equal(errno, ENOENT);
 	errno = 0;
 	assert_int_equal(fs_read_file("/dev/null", &b), -1);
@@ -385,13 +352,13 @@ test_mkdir_p(void **state)
 	size_t i;
 
 	for (i = 0; i < nitems(mkdir_cases); i++) {
-		strcpy(path, tpath(state, mkdir_cases[i].path));
+		strcpy(path, tu_path(state, mkdir_cases[i].path));
 		if (fs_mkdir_p(path, 0750) != 0)
 			fail_msg("%s: %s", mkdir_cases[i].path,
 			    strerror(errno));
-		assert_true(fs_is_dir(tpath(state, mkdir_cases[i].check)));
+		assert_true(fs_is_dir(tu_path(state, mkdir_cases[i].check)));
 	}
-	assert_int_equal(file_mode(tpath(state, "b/c")), 0750);
+	assert_int_equal(file_mode(tu_path(state, "b/c")), 0750);
 	assert_int_equal(fs_mkdir_p("/", 0755), 0);
 }
 
@@ -401,10 +368,10 @@ test_mkdir_p_errors(void **state)
 {
 	char path[PATH_MAX];
 
-	strcpy(path, tpath(state, "file"));
+	strcpy(path, tu_path(state, "file"));
 	put_file(path, "x", 0600);
 	errno = 0;
-	assert_int_equal(fs_mkdir_p(tpath(state, "file/sub"), 0700), -1);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "file/sub"), 0700), -1);
 	assert_int_equal(errno, ENOTDIR);
 	errno = 0;
 	assert_int_equal(fs_mkdir_p(path, 0700), -1);
@@ -422,25 +389,25 @@ test_rm_tree(void **state)
 	char lone[PATH_MAX], *got;
 
 	/* Outside the tree: a directory with a file, and a lone file. */
-	strcpy(outside, tpath(state, "outside"));
+	strcpy(outside, tu_path(state, "outside"));
 	assert_int_equal(mkdir(outside, 0700), 0);
-	strcpy(secret, tpath(state, "outside/secret"));
+	strcpy(secret, tu_path(state, "outside/secret"));
 	put_file(secret, "keep me\n", 0600);
-	put_file(tpath(state, "lonefile"), "keep me too\n", 0600);
+	put_file(tu_path(state, "lonefile"), "keep me too\n", 0600);
 
-	strcpy(tree, tpath(state, "tree"));
-	assert_int_equal(fs_mkdir_p(tpath(state, "tree/a/b/c"), 0700), 0);
-	assert_int_equal(fs_mkdir_p(tpath(state, "tree/empty"), 0700), 0);
-	put_file(tpath(state, "tree/f1"), "1", 0600);
-	put_file(tpath(state, "tree/a/f2"), "2", 0400);
-	put_file(tpath(state, "tree/a/b/c/f3"), "3", 0600);
-	put_file(tpath(state, "tree/a/b/.hidden"), "h", 0600);
-	assert_int_equal(symlink(outside, tpath(state, "tree/a/dirlink")), 0);
-	strcpy(lone, tpath(state, "lonefile"));
-	assert_int_equal(symlink(lone, tpath(state, "tree/a/b/filelink")), 0);
+	strcpy(tree, tu_path(state, "tree"));
+	assert_int_equal(fs_mkdir_p(tu_path(state, "tree/a/b/c"), 0700), 0);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "tree/empty"), 0700), 0);
+	put_file(tu_path(state, "tree/f1"), "1", 0600);
+	put_file(tu_path(state, "tree/a/f2"), "2", 0400);
+	put_file(tu_path(state, "tree/a/b/c/f3"), "3", 0600);
+	put_file(tu_path(state, "tree/a/b/.hidden"), "h", 0600);
+	assert_int_equal(symlink(outside, tu_path(state, "tree/a/dirlink")), 0);
+	strcpy(lone, tu_path(state, "lonefile"));
+	assert_int_equal(symlink(lone, tu_path(state, "tree/a/b/filelink")), 0);
 	assert_int_equal(symlink("/nonexistent",
-	    tpath(state, "tree/dangling")), 0);
-	assert_int_equal(mkfifo(tpath(state, "tree/a/fifo"), 0600), 0);
+	    tu_path(state, "tree/dangling")), 0);
+	assert_int_equal(mkfifo(tu_path(state, "tree/a/fifo"), 0600), 0);
 
 	assert_int_equal(fs_rm_tree(tree), 0);
 	assert_false(fs_exists(tree));
@@ -460,21 +427,21 @@ test_rm_tree_top(void **state)
 {
 	char dir[PATH_MAX], link[PATH_MAX];
 
-	strcpy(dir, tpath(state, "dir"));
+	strcpy(dir, tu_path(state, "dir"));
 	assert_int_equal(mkdir(dir, 0700), 0);
-	put_file(tpath(state, "dir/f"), "f", 0600);
-	strcpy(link, tpath(state, "link"));
+	put_file(tu_path(state, "dir/f"), "f", 0600);
+	strcpy(link, tu_path(state, "link"));
 	assert_int_equal(symlink(dir, link), 0);
 	assert_int_equal(fs_rm_tree(link), 0);
 	assert_false(fs_exists(link));
-	assert_true(fs_exists(tpath(state, "dir/f")));
+	assert_true(fs_exists(tu_path(state, "dir/f")));
 
-	assert_int_equal(fs_rm_tree(tpath(state, "dir/f")), 0);
-	assert_false(fs_exists(tpath(state, "dir/f")));
+	assert_int_equal(fs_rm_tree(tu_path(state, "dir/f")), 0);
+	assert_false(fs_exists(tu_path(state, "dir/f")));
 	assert_true(fs_is_dir(dir));
 
 	errno = 0;
-	assert_int_equal(fs_rm_tree(tpath(state, "missing")), -1);
+	assert_int_equal(fs_rm_tree(tu_path(state, "missing")), -1);
 	assert_int_equal(errno, ENOENT);
 	errno = 0;
 	assert_int_equal(fs_rm_tree(""), -1);
@@ -548,28 +515,28 @@ test_exists(void **state)
 {
 	char dir[PATH_MAX], link[PATH_MAX];
 
-	strcpy(dir, tpath(state, "d"));
+	strcpy(dir, tu_path(state, "d"));
 	assert_int_equal(mkdir(dir, 0700), 0);
-	strcpy(link, tpath(state, "dirlink"));
+	strcpy(link, tu_path(state, "dirlink"));
 	assert_int_equal(symlink(dir, link), 0);
 	assert_true(fs_exists(dir));
 	assert_true(fs_is_dir(link));
-	assert_int_equal(symlink("/nonexistent", tpath(state, "dangling")), 0);
-	assert_true(fs_exists(tpath(state, "dangling")));
-	assert_false(fs_is_dir(tpath(state, "dangling")));
-	assert_false(fs_exists(tpath(state, "none")));
+	assert_int_equal(symlink("/nonexistent", tu_path(state, "dangling")), 0);
+	assert_true(fs_exists(tu_path(state, "dangling")));
+	assert_false(fs_is_dir(tu_path(state, "dangling")));
+	assert_false(fs_exists(tu_path(state, "none")));
 
 	assert_int_equal(fs_fsync_dir(dir), 0);
-	assert_int_equal(fs_fsync_parent(tpath(state, "d/x")), 0);
-	assert_int_equal(fs_fsync_parent(tpath(state, "d/")), 0);
+	assert_int_equal(fs_fsync_parent(tu_path(state, "d/x")), 0);
+	assert_int_equal(fs_fsync_parent(tu_path(state, "d/")), 0);
 	assert_int_equal(fs_fsync_parent("relative-name"), 0);
 	assert_int_equal(fs_fsync_parent("/etc"), 0);
 	errno = 0;
-	assert_int_equal(fs_fsync_dir(tpath(state, "none")), -1);
+	assert_int_equal(fs_fsync_dir(tu_path(state, "none")), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
-#define T(f)	cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 /* main - run the group with a known umask */
 int

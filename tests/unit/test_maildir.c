@@ -24,42 +24,10 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "maildir/maildir.h"
+#include "testutil.h"
 
 #define THREADS		8	/* concurrent deliveries */
 #define DELIVERIES	100	/* per thread */
-
-/* test_setup - a fresh account directory in *state */
-static int
-test_setup(void **state)
-{
-	char tmpl[] = "/tmp/postroom-test-maildir.XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	*state = strdup(tmpl);
-	return *state == NULL ? -1 : 0;
-}
-
-/* test_teardown - remove the account directory */
-static int
-test_teardown(void **state)
-{
-	int r;
-
-	r = fs_rm_tree(*state);
-	free(*state);
-	return r;
-}
-
-/* tpath - "<acct>/<name>" in a static buffer: one use per statement */
-static const char *
-tpath(void **state, const char *name)
-{
-	static char p[PATH_MAX];
-
-	assert_int_equal(fs_path(p, sizeof(p), *state, name), 0);
-	return p;
-}
 
 /* put_file - create path with content (test helper) */
 static void
@@ -193,7 +161,7 @@ run_cases(void **state, bool maildir)
 	long long total = 0;
 	size_t i;
 
-	strcpy(dir, tpath(state, maildir ? "Maildir/new" : "mailbox"));
+	strcpy(dir, tu_path(state, maildir ? "Maildir/new" : "mailbox"));
 	for (i = 0; i < nitems(deliver_cases); i++) {
 		c = &deliver_cases[i];
 		assert_int_equal(maildir_deliver(*state, maildir, c->from,
@@ -212,9 +180,9 @@ static void
 test_deliver_maildir(void **state)
 {
 	run_cases(state, true);
-	assert_int_equal(count_entries(tpath(state, "Maildir/tmp")), 0);
-	assert_int_equal(count_entries(tpath(state, "Maildir/cur")), 0);
-	assert_int_equal(count_entries(tpath(state, "mailbox")), -1);
+	assert_int_equal(count_entries(tu_path(state, "Maildir/tmp")), 0);
+	assert_int_equal(count_entries(tu_path(state, "Maildir/cur")), 0);
+	assert_int_equal(count_entries(tu_path(state, "mailbox")), -1);
 }
 
 /* test_deliver_mailbox - exact content in mailbox/, no ".tmp" left */
@@ -225,13 +193,13 @@ test_deliver_mailbox(void **state)
 	DIR *d;
 
 	run_cases(state, false);
-	d = opendir(tpath(state, "mailbox"));
+	d = opendir(tu_path(state, "mailbox"));
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL)
 		assert_true(strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 || de->d_name[0] != '.');
 	closedir(d);
-	assert_int_equal(count_entries(tpath(state, "Maildir")), -1);
+	assert_int_equal(count_entries(tu_path(state, "Maildir")), -1);
 }
 
 /* test_deliver_modes - 0700 directories, 0600 files whatever the umask */
@@ -245,14 +213,14 @@ test_deliver_modes(void **state)
 	assert_int_equal(maildir_deliver(*state, true, "a@b", "c@d", "x", 1,
 	    name, sizeof(name)), 0);
 	umask(022);
-	assert_int_equal(stat(tpath(state, "Maildir/new"), &st), 0);
+	assert_int_equal(stat(tu_path(state, "Maildir/new"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	(void)snprintf(path, sizeof(path), "%s/Maildir/new/%s",
 	    (char *)*state, name);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	/* cur/ was created too (hand-made account) */
-	assert_true(fs_is_dir(tpath(state, "Maildir/cur")));
+	assert_true(fs_is_dir(tu_path(state, "Maildir/cur")));
 }
 
 /* test_deliver_refuse - CR/LF in the envelope, tiny name buffer */
@@ -279,8 +247,8 @@ test_deliver_refuse(void **state)
 	assert_int_equal(maildir_deliver(*state, true, "a@b", "c@d", "x", 1,
 	    name, sizeof(name)), -1);
 	assert_int_equal(errno, ENAMETOOLONG);
-	assert_int_equal(count_entries(tpath(state, "Maildir/new")), 0);
-	assert_int_equal(count_entries(tpath(state, "Maildir/tmp")), 0);
+	assert_int_equal(count_entries(tu_path(state, "Maildir/new")), 0);
+	assert_int_equal(count_entries(tu_path(state, "Maildir/tmp")), 0);
 	assert_int_equal(maildir_size(*state, true), 0);
 }
 
@@ -290,7 +258,7 @@ test_deliver_no_dir(void **state)
 {
 	char acct[PATH_MAX];
 
-	strcpy(acct, tpath(state, "file"));
+	strcpy(acct, tu_path(state, "file"));
 	put_file(acct, "x");
 	assert_int_equal(maildir_deliver(acct, true, "a@b", "c@d", "x", 1,
 	    NULL, 0), -1);
@@ -351,13 +319,6 @@ deliver_thread_run(void *arg)
 	return NULL;
 }
 
-/* cmp_str - qsort comparator for char * */
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* test_deliver_threads - names stay unique under concurrent delivery */
 static void
 test_deliver_threads(void **state)
@@ -382,12 +343,10 @@ test_deliver_threads(void **state)
 		for (j = 0; j < DELIVERIES; j++)
 			names[n++] = t[i].names[j];
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (i = 1; i < n; i++)
-		assert_string_not_equal(names[i - 1], names[i]);
-	assert_int_equal(count_entries(tpath(state, "Maildir/new")),
+	tu_assert_distinct(names, n);
+	assert_int_equal(count_entries(tu_path(state, "Maildir/new")),
 	    THREADS * DELIVERIES);
-	assert_int_equal(count_entries(tpath(state, "Maildir/tmp")), 0);
+	assert_int_equal(count_entries(tu_path(state, "Maildir/tmp")), 0);
 	/* each file: 2 prefix lines (37 octets) + "S: x\n\n" */
 	assert_int_equal(maildir_size(*state, true),
 	    (long long)THREADS * DELIVERIES * (37 + 6));
@@ -401,24 +360,24 @@ test_size(void **state)
 {
 	assert_int_equal(maildir_size(*state, true), 0);
 	assert_int_equal(maildir_size(*state, false), 0);
-	assert_int_equal(fs_mkdir_p(tpath(state, "Maildir/new"), 0700), 0);
-	assert_int_equal(fs_mkdir_p(tpath(state, "Maildir/cur/sub"), 0700), 0);
-	assert_int_equal(fs_mkdir_p(tpath(state, "Maildir/tmp"), 0700), 0);
-	assert_int_equal(fs_mkdir_p(tpath(state, "mailbox"), 0700), 0);
-	put_file(tpath(state, "Maildir/new/a"), "12345");
-	put_file(tpath(state, "Maildir/cur/b:2,S"), "123");
-	put_file(tpath(state, "Maildir/tmp/c"), "1234567");
-	put_file(tpath(state, "Maildir/new/.d"), "1234567");
-	put_file(tpath(state, "mailbox/e"), "12");
-	put_file(tpath(state, "mailbox/.e.tmp"), "1234");
-	assert_int_equal(symlink("a", tpath(state, "Maildir/new/link")), 0);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "Maildir/new"), 0700), 0);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "Maildir/cur/sub"), 0700), 0);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "Maildir/tmp"), 0700), 0);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "mailbox"), 0700), 0);
+	put_file(tu_path(state, "Maildir/new/a"), "12345");
+	put_file(tu_path(state, "Maildir/cur/b:2,S"), "123");
+	put_file(tu_path(state, "Maildir/tmp/c"), "1234567");
+	put_file(tu_path(state, "Maildir/new/.d"), "1234567");
+	put_file(tu_path(state, "mailbox/e"), "12");
+	put_file(tu_path(state, "mailbox/.e.tmp"), "1234");
+	assert_int_equal(symlink("a", tu_path(state, "Maildir/new/link")), 0);
 	assert_int_equal(maildir_size(*state, true), 8);
 	assert_int_equal(maildir_size(*state, false), 2);
-	assert_int_equal(maildir_size(tpath(state, "Maildir/new/a"), true),
+	assert_int_equal(maildir_size(tu_path(state, "Maildir/new/a"), true),
 	    -1);
 }
 
-#define T(f)	cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 /* main - run the group quietly with a known umask */
 int

@@ -25,6 +25,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "queue/queue.h"
+#include "testutil.h"
 
 #define INFO	"[192.0.2.1]:4711;[198.51.100.2]:25;" \
 		"Mon, 1 Jan 2024 10:00:00 +0000"
@@ -38,39 +39,6 @@
 #define THREADS		8	/* concurrency tests */
 #define SUBMITS		200	/* submits per thread */
 #define IDS		100	/* message ids per thread */
-
-/* test_setup - a fresh temporary MailRoot in *state */
-static int
-test_setup(void **state)
-{
-	char tmpl[] = "/tmp/postroom-test-queue.XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	*state = strdup(tmpl);
-	return *state == NULL ? -1 : 0;
-}
-
-/* test_teardown - remove the MailRoot */
-static int
-test_teardown(void **state)
-{
-	int r;
-
-	r = fs_rm_tree(*state);
-	free(*state);
-	return r;
-}
-
-/* tpath - "<mailroot>/<name>" in a static buffer: one use per statement */
-static const char *
-tpath(void **state, const char *name)
-{
-	static char p[PATH_MAX];
-
-	assert_int_equal(fs_path(p, sizeof(p), *state, name), 0);
-	return p;
-}
 
 /* put_file - create path with len bytes (test helper) */
 static void
@@ -286,13 +254,6 @@ submit_thread_run(void *arg)
 	return NULL;
 }
 
-/* cmp_str - qsort comparator for char * */
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* test_submit_threads - names stay unique under concurrent submits */
 static void
 test_submit_threads(void **state)
@@ -317,9 +278,7 @@ test_submit_threads(void **state)
 		for (j = 0; j < SUBMITS; j++)
 			names[n++] = t[i].refs[j].name;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (i = 1; i < n; i++)
-		assert_string_not_equal(names[i - 1], names[i]);
+	tu_assert_distinct(names, n);
 	assert_int_equal(count_dir(state, 2, "mess"), THREADS * SUBMITS);
 	assert_int_equal(count_dir(state, 2, "temp"), 0);
 	free(names);
@@ -415,10 +374,10 @@ test_submit_spool_file(void **state)
 	struct queue_env env = env_make(rcpts, 2);
 	struct queue_ref refs[2];
 
-	put_file(tpath(state, "spool"), "x", 1);
+	put_file(tu_path(state, "spool"), "x", 1);
 	assert_int_equal(queue_submit(*state, 3, &env, DATA, 5, refs), -1);
 	assert_int_equal(errno, ENOTDIR);
-	assert_false(fs_is_dir(tpath(state, "spool")));
+	assert_false(fs_is_dir(tu_path(state, "spool")));
 }
 
 /*
@@ -439,8 +398,8 @@ test_submit_undo(void **state)
 	if (stat("/dev/shm", &a) == -1 || stat(*state, &b) == -1 ||
 	    a.st_dev == b.st_dev || mkdtemp(other) == NULL)
 		skip();
-	assert_int_equal(fs_mkdir_p(tpath(state, "spool/0/0/temp"), 0700), 0);
-	assert_int_equal(symlink(other, tpath(state, "spool/0/0/mess")), 0);
+	assert_int_equal(fs_mkdir_p(tu_path(state, "spool/0/0/temp"), 0700), 0);
+	assert_int_equal(symlink(other, tu_path(state, "spool/0/0/mess")), 0);
 	errno = 0;
 	r = queue_submit(*state, 1, &env, DATA, 5, refs);
 	e = errno;
@@ -487,7 +446,7 @@ test_msgid(void **state)
 	uint64_t id;
 	size_t i;
 
-	strcpy(path, tpath(state, "message.id"));
+	strcpy(path, tu_path(state, "message.id"));
 	for (i = 0; i < nitems(msgid_cases); i++) {
 		c = &msgid_cases[i];
 		(void)unlink(path);
@@ -514,14 +473,14 @@ test_msgid_take(void **state)
 	char want[32], other[PATH_MAX];
 	uint64_t id, i;
 
-	(void)unlink(tpath(state, "message.id"));
+	(void)unlink(tu_path(state, "message.id"));
 	for (i = 2; i < 2 + QUEUE_MSGID_BLOCK; i++) {
 		assert_int_equal(queue_msgid_take(*state, &id), 0);
 		assert_int_equal(id, i);
 	}
 	/* The whole block is on disk before its first number is used. */
 	(void)snprintf(want, sizeof(want), "%d\r\n", 1 + QUEUE_MSGID_BLOCK);
-	assert_file(tpath(state, "message.id"), want);
+	assert_file(tu_path(state, "message.id"), want);
 	assert_int_equal(queue_msgid_take(*state, &id), 0);
 	assert_int_equal(id, 2 + QUEUE_MSGID_BLOCK);
 	/* Another MailRoot drops the cache, like a restart: no reuse. */
@@ -541,7 +500,7 @@ test_msgid_big_file(void **state)
 	uint64_t id;
 
 	memset(big, '1', sizeof(big));
-	put_file(tpath(state, "message.id"), big, sizeof(big));
+	put_file(tu_path(state, "message.id"), big, sizeof(big));
 	assert_int_equal(queue_msgid_next(*state, &id), -1);
 	assert_int_equal(queue_msgid_next("/nonexistent/dir", &id), -1);
 }
@@ -605,7 +564,7 @@ test_msgid_threads(void **state)
 	for (i = 0; i < n; i++)
 		assert_int_equal(all[i], i + 2);
 	(void)snprintf(want, sizeof(want), "%zu\r\n", n + 1);
-	assert_file(tpath(state, "message.id"), want);
+	assert_file(tu_path(state, "message.id"), want);
 	free(all);
 	free(t);
 }
@@ -640,7 +599,7 @@ test_load_submitted(void **state)
 	assert_int_equal(queue_file_load(path, 10, &qf), -1);
 	assert_int_equal(errno, EFBIG);
 	errno = 0;
-	assert_int_equal(queue_file_load(tpath(state, "none"), 100, &qf), -1);
+	assert_int_equal(queue_file_load(tu_path(state, "none"), 100, &qf), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -701,7 +660,7 @@ test_load_cases(void **state)
 	char path[PATH_MAX];
 	size_t i, len;
 
-	strcpy(path, tpath(state, "f"));
+	strcpy(path, tu_path(state, "f"));
 	for (i = 0; i < nitems(load_cases); i++) {
 		c = &load_cases[i];
 		len = c->len != 0 ? c->len : strlen(c->content);
@@ -731,7 +690,7 @@ test_load_line_max(void **state)
 	struct queue_file qf;
 	size_t i, n;
 
-	strcpy(path, tpath(state, "f"));
+	strcpy(path, tu_path(state, "f"));
 	content = malloc(QUEUE_LINE_MAX + 1 + sizeof(tail));
 	assert_non_null(content);
 	for (i = 0; i < 4; i++) {
@@ -858,7 +817,7 @@ test_quarantine(void **state)
 	put_file(path, "garbage", 7);
 	assert_int_equal(queue_quarantine(*state, &ref, "mess", "test"), 0);
 	assert_int_equal(count_dir(state, 2, "mess"), 0);
-	assert_int_equal(fs_path(q, sizeof(q), tpath(state,
+	assert_int_equal(fs_path(q, sizeof(q), tu_path(state,
 	    "spool/quarantine"), ref.name), 0);
 	assert_file(q, "garbage");
 
@@ -871,7 +830,7 @@ test_quarantine(void **state)
 	assert_int_equal(queue_quarantine(*state, &ref, "mess", "gone"), -1);
 }
 
-#define T(f)	cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 /* main - run the group quietly with a known umask */
 int

@@ -26,33 +26,11 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/spawn.h"
+#include "testutil.h"
 
 #define SH		"/bin/sh"
 #define THREADS		8
 #define THREAD_RUNS	20
-
-/* test_setup - a fresh temporary directory in *state */
-static int
-test_setup(void **state)
-{
-	char tmpl[] = "/tmp/postroom-test-spawn.XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	*state = strdup(tmpl);
-	return *state == NULL ? -1 : 0;
-}
-
-/* test_teardown - remove the temporary directory */
-static int
-test_teardown(void **state)
-{
-	int r;
-
-	r = fs_rm_tree(*state);
-	free(*state);
-	return r;
-}
 
 /* tjoin - "<dir>/<name>" into out (PATH_MAX bytes) */
 static char *
@@ -602,7 +580,7 @@ test_threads(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
-#define T(f)	cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
 /* main - run the group */
 int
