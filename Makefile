@@ -17,8 +17,9 @@ FUZZ_SECONDS ?= 30
 # Unprivileged demo ports for `make run`.
 RUN_ROOT   ?= var/MailRoot
 RUN_DOMAIN ?= demo.test
-RUN_OPTS   ?= -Md -Sp 2525 -Xp 2465 -Pp 2110 -Bp 2995 -Fp 2079 \
-	      -Cp 6017 -Wp 6018 -SI 127.0.0.1 -XI 127.0.0.1 -PI 127.0.0.1 \
+RUN_OPTS   ?= -Md -Sp 2525 -Xp 2465 -Up 2587 -Pp 2110 -Bp 2995 -Fp 2079 \
+	      -Cp 6017 -Wp 6018 -SI 127.0.0.1 -XI 127.0.0.1 -UI 127.0.0.1 \
+	      -PI 127.0.0.1 \
 	      -BI 127.0.0.1 -FI 127.0.0.1 -CI 127.0.0.1 -WI 127.0.0.1
 
 .PHONY: all build test run bench fuzz clean bootstrap unit integration

@@ -25,6 +25,7 @@
 #include "core/ev.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/work.h"
 #include "fingerd/fingerd.h"
 #include "queue/queue_lmail.h"
@@ -47,11 +48,11 @@ struct serve {
 	atomic_bool		 stopping;
 	struct timespec		 stop_at;
 	struct ev_service	 finger;
-	struct ev_service	 smtp;
+	struct ev_service	 smtp, smtps, submit;
 	struct event		*lmail;		/* -Lt local mailer timer */
 	bool			 lmail_busy;	/* a pass is running */
 	unsigned		 ticks;		/* serve_tick calls */
-	struct smtpd_opts	 smtp_opts;
+	struct smtpd_opts	 smtp_opts, smtps_opts, submit_opts;
 };
 
 /* serve_pid_path - where the PID file goes */
@@ -172,24 +173,45 @@ serve_listen(struct ev_service *svc, const struct svc_opts *so)
 	return 0;
 }
 
-/* serve_smtp - the SMTP listener (-S*) */
+/*
+ * serve_smtp_kind - one SMTP listener kind: plain (-S*), SMTPS (-X*) or
+ * submission (-U*); the last two share the -S limits, as in XMail.
+ */
 static int
-serve_smtp(struct serve *s)
+serve_smtp_kind(struct serve *s, enum svc_id id, struct ev_service *svc,
+    struct smtpd_opts *o)
 {
-	const struct svc_opts *so = &s->o.svc[SVC_SMTP];
+	const struct svc_opts *sm = &s->o.svc[SVC_SMTP];
+	const struct svc_opts *so = &s->o.svc[id];
 
 	if (so->disabled)
 		return 0;
-	s->smtp_opts.timeout = so->timeout;
-	s->smtp_opts.max_sessions = so->max_sessions;
-	s->smtp_opts.max_rcpt = s->o.smtp_max_rcpt;
-	s->smtp_opts.log = so->log;
-	s->smtp_opts.split = s->o.split;
-	s->smtp_opts.maildir = s->o.maildir;
-	smtpd_service_init(&s->smtp, &s->smtp_opts);
-	s->smtp.rcvbuf = s->o.rcvbuf;
-	s->smtp.sndbuf = s->o.sndbuf;
-	return serve_listen(&s->smtp, so);
+	o->name = so->name;
+	o->implicit_tls = id == SVC_SMTPS;
+	o->submission = id == SVC_SUBMIT;
+	o->timeout = sm->timeout;
+	o->max_sessions = sm->max_sessions;
+	o->max_rcpt = s->o.smtp_max_rcpt;
+	o->log = sm->log;
+	o->split = s->o.split;
+	o->maildir = s->o.maildir;
+	o->pop3_expire = s->o.smtp_pop3_expire;
+	o->ext_timeout = s->o.filter_timeout;
+	smtpd_service_init(svc, o);
+	svc->rcvbuf = s->o.rcvbuf;
+	svc->sndbuf = s->o.sndbuf;
+	return serve_listen(svc, so);
+}
+
+/* serve_smtp - the SMTP, SMTPS and submission listeners */
+static int
+serve_smtp(struct serve *s)
+{
+	if (serve_smtp_kind(s, SVC_SMTP, &s->smtp, &s->smtp_opts) == -1 ||
+	    serve_smtp_kind(s, SVC_SMTPS, &s->smtps, &s->smtps_opts) == -1 ||
+	    serve_smtp_kind(s, SVC_SUBMIT, &s->submit, &s->submit_opts) == -1)
+		return -1;
+	return 0;
 }
 
 /* serve_services - set up and bind every implemented service */
@@ -368,6 +390,20 @@ serve_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * serve_tls_load - (re)load server.cert and server.key; running sessions
+ * keep the certificate they started with.
+ */
+static int
+serve_tls_load(void)
+{
+	struct config *cfg = config_acquire();
+	int r = tls_server_load(cfg);
+
+	config_release(cfg);
+	return r;
+}
+
 /* serve_signal - SIGINT/SIGTERM stop, SIGHUP reload */
 static void
 serve_signal(evutil_socket_t sig, short what, void *arg)
@@ -379,6 +415,8 @@ serve_signal(evutil_socket_t sig, short what, void *arg)
 		/* A failed reload is logged and keeps the old snapshot. */
 		if (!s->stopping && config_reload("SIGHUP") == -1)
 			log_warn("SIGHUP: configuration unchanged");
+		if (!s->stopping)
+			serve_tls_load();
 		return;
 	}
 	serve_begin_stop(s, sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -434,6 +472,7 @@ serve_cleanup(struct serve *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	config_shutdown();
+	tls_server_free();
 	log_svc_close();
 }
 
@@ -510,6 +549,11 @@ cli_serve_main(int argc, char **argv)
 		log_info("removing stale %s", s.shutdown_path);
 		(void)unlink(s.shutdown_path);
 	}
+	/* Before the privilege drop: the key may be readable by root only. */
+	if (serve_tls_load() == -1 && (!s.o.svc[SVC_SMTPS].disabled ||
+	    !s.o.svc[SVC_POP3S].disabled))
+		log_warn("TLS is unavailable until the certificate is fixed"
+		    " and SIGHUP is sent");
 	if (ev_init(s.o.loops) == -1 || serve_services(&s) == -1) {
 		rc = EX_UNAVAILABLE;
 		goto out_ev;

@@ -130,54 +130,77 @@ stamp_equal(const struct config_stamp *a, const struct config_stamp *b)
 	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+/*
+ * ipmap_rule_parse - one *.ipmap.tab line into a rule; false (reported)
+ * when the line is malformed and must be ignored
+ */
+static bool
+ipmap_rule_parse(const struct tab *t, const struct tab_rec *r,
+    struct ipmap_rule *rule)
+{
+	size_t perm, prec;
+	char *end;
+
+	if (r->n >= 1 && strchr(r->f[0], '/') != NULL && r->n == 3) {
+		perm = 1;
+		prec = 2;
+	} else {
+		perm = 2;
+		prec = 3;
+	}
+	if (r->n <= prec ||
+	    ipfilter_parse(r->f[0], perm == 2 ? r->f[1] : NULL,
+	    &rule->f) == -1) {
+		log_warn("%s:%u: bad address filter, line ignored",
+		    t->path, r->lineno);
+		return false;
+	}
+	if (strcasecmp(r->f[perm], "ALLOW") == 0)
+		rule->allow = true;
+	else if (strcasecmp(r->f[perm], "DENY") == 0)
+		rule->allow = false;
+	else {
+		log_warn("%s:%u: permission must be ALLOW or DENY,"
+		    " line ignored", t->path, r->lineno);
+		return false;
+	}
+	errno = 0;
+	rule->prec = strtol(r->f[prec], &end, 10);
+	if (errno != 0 || end == r->f[prec] || *end != '\0') {
+		log_warn("%s:%u: bad precedence, line ignored",
+		    t->path, r->lineno);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * ipmap_apply - fold one rule into a verdict: a matching rule of at least
+ * the best precedence so far decides (ties go to the later line)
+ */
+static void
+ipmap_apply(const struct ipmap_rule *rule, const struct sockaddr *peer,
+    bool *allow, long *best)
+{
+	if (!ipfilter_match(&rule->f, peer) || rule->prec < *best)
+		return;
+	*best = rule->prec;
+	*allow = rule->allow;
+}
+
 /* ipmap_build - parse the rules of an ipmap table */
 static void
 ipmap_build(const struct tab *t, struct ipmap *m)
 {
-	size_t i, perm, prec;
-	const struct tab_rec *r;
-	struct ipmap_rule *rule;
-	char *end;
+	size_t i;
 
 	m->rules = calloc(t->nrecs ? t->nrecs : 1, sizeof(*m->rules));
 	m->n = 0;
 	if (m->rules == NULL)
 		return;
-	for (i = 0; i < t->nrecs; i++) {
-		r = &t->recs[i];
-		if (r->n >= 1 && strchr(r->f[0], '/') != NULL && r->n == 3) {
-			perm = 1;
-			prec = 2;
-		} else {
-			perm = 2;
-			prec = 3;
-		}
-		rule = &m->rules[m->n];
-		if (r->n <= prec ||
-		    ipfilter_parse(r->f[0], perm == 2 ? r->f[1] : NULL,
-		    &rule->f) == -1) {
-			log_warn("%s:%u: bad address filter, line ignored",
-			    t->path, r->lineno);
-			continue;
-		}
-		if (strcasecmp(r->f[perm], "ALLOW") == 0)
-			rule->allow = true;
-		else if (strcasecmp(r->f[perm], "DENY") == 0)
-			rule->allow = false;
-		else {
-			log_warn("%s:%u: permission must be ALLOW or DENY,"
-			    " line ignored", t->path, r->lineno);
-			continue;
-		}
-		errno = 0;
-		rule->prec = strtol(r->f[prec], &end, 10);
-		if (errno != 0 || end == r->f[prec] || *end != '\0') {
-			log_warn("%s:%u: bad precedence, line ignored",
-			    t->path, r->lineno);
-			continue;
-		}
-		m->n++;
-	}
+	for (i = 0; i < t->nrecs; i++)
+		if (ipmap_rule_parse(t, &t->recs[i], &m->rules[m->n]))
+			m->n++;
 }
 
 /* relay_build - parse smtprelay.tab */
@@ -433,14 +456,23 @@ config_ipmap_allow(const struct config *cfg, enum config_table t,
 	long best = -1;
 	size_t i;
 
-	for (i = 0; i < m->n; i++) {
-		if (!ipfilter_match(&m->rules[i].f, peer))
-			continue;
-		if (m->rules[i].prec >= best) {
-			best = m->rules[i].prec;
-			allow = m->rules[i].allow;
-		}
-	}
+	for (i = 0; i < m->n; i++)
+		ipmap_apply(&m->rules[i], peer, &allow, &best);
+	return allow;
+}
+
+/* config_ipmap_allow_tab - ipmap verdict of a table loaded elsewhere */
+bool
+config_ipmap_allow_tab(const struct tab *t, const struct sockaddr *peer)
+{
+	struct ipmap_rule rule;
+	bool allow = true;
+	long best = -1;
+	size_t i;
+
+	for (i = 0; i < t->nrecs; i++)
+		if (ipmap_rule_parse(t, &t->recs[i], &rule))
+			ipmap_apply(&rule, peer, &allow, &best);
 	return allow;
 }
 

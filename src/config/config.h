@@ -120,6 +120,15 @@ bool	config_ipmap_allow(const struct config *cfg, enum config_table t,
 	    const struct sockaddr *peer);
 
 /*
+ * config_ipmap_allow_tab - the same verdict, with the same rules, for an
+ * ipmap table the caller loaded itself (an account's own pop3.ipmap.tab).
+ * The lines are parsed on every call; malformed ones are reported with
+ * log_warn and ignored.  An empty table allows.  `peer` must not be NULL.
+ */
+bool	config_ipmap_allow_tab(const struct tab *t,
+	    const struct sockaddr *peer);
+
+/*
  * config_relay_allow - true when the peer matches a line of smtprelay.tab
  * (`"ip"<TAB>"netmask"` or `"ip/bits"`); no match means no relaying.
  */

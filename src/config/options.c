@@ -139,6 +139,14 @@ static const struct opt_def opt_table[] = {
 	INT("-Xp", V(SVC_SMTPS, port), 1, 65535, "port", "SMTPS port"),
 	BIND("-XI", SVC_SMTPS, "SMTPS listen address"),
 
+	/* postroom: message submission (RFC 6409), AUTH over TLS required */
+	FLAG("-U-", V(SVC_SUBMIT, disabled), true,
+	    "disable the submission server"),
+	FLAG("-U6", V(SVC_SUBMIT, ipv6), true,
+	    "bind [::] when no -UI is given"),
+	INT("-Up", V(SVC_SUBMIT, port), 1, 65535, "port", "submission port"),
+	BIND("-UI", SVC_SUBMIT, "submission listen address"),
+
 	/* [SMAIL] */
 	INT("-Qn", G(smail_threads), 1, 256, "nthreads", "mailer threads"),
 	INT("-Qt", G(smail_retry), 1, TIMEOUT_MAX, "timeout",
@@ -211,7 +219,8 @@ static const struct opt_group {
 	const char	*title;
 } opt_groups[] = {
 	{ 'M', "XMAIL" }, { 'P', "POP3" }, { 'B', "POP3S" },
-	{ 'S', "SMTP" }, { 'X', "SMTPS" }, { 'Q', "SMAIL" },
+	{ 'S', "SMTP" }, { 'X', "SMTPS" }, { 'U', "SUBMISSION (postroom)" },
+	{ 'Q', "SMAIL" },
 	{ 'Y', "PSYNC" }, { 'F', "FINGER" }, { 'C', "CTRL" },
 	{ 'W', "CTRLS" }, { 'L', "LMAIL" }, { '-', "postroom" },
 };
@@ -226,6 +235,7 @@ static const struct svc_def {
 } svc_defs[SVC_COUNT] = {
 	[SVC_SMTP] =	{ "smtp", 'S', 25, 90, 1024 },
 	[SVC_SMTPS] =	{ "smtps", 'X', 465, 90, 1024 },
+	[SVC_SUBMIT] =	{ "submission", 'U', 587, 90, 1024 },
 	[SVC_POP3] =	{ "pop3", 'P', 110, 90, 1024 },
 	[SVC_POP3S] =	{ "pop3s", 'B', 995, 90, 1024 },
 	[SVC_FINGER] =	{ "finger", 'F', 79, 90, 64 },

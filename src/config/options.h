@@ -21,6 +21,7 @@
 enum svc_id {
 	SVC_SMTP,		/* -S */
 	SVC_SMTPS,		/* -X */
+	SVC_SUBMIT,		/* -U (postroom): submission, port 587 */
 	SVC_POP3,		/* -P */
 	SVC_POP3S,		/* -B */
 	SVC_FINGER,		/* -F */

@@ -13,15 +13,20 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "core/buf.h"
 #include "core/ev.h"
 #include "core/line.h"
 #include "core/log.h"
 #include "core/match.h"
+#include "core/tls.h"
 
 #define EV_LOOPS_MAX		256
 #define EV_LISTENERS_MAX	64	/* per loop */
@@ -31,12 +36,25 @@
 #define EV_ACCEPT_PAUSE_MS	500	/* listeners rest after EMFILE */
 #define EV_RAW_HIGHWAT		(256 * 1024)	/* read-ahead in raw mode */
 
+/* TLS state of a connection. */
+enum conn_tls {
+	CONN_TLS_NONE,		/* clear text */
+	CONN_TLS_FLUSH,		/* STARTTLS: sending the last clear reply */
+	CONN_TLS_HANDSHAKE,	/* handshake running */
+	CONN_TLS_UP,		/* encrypted */
+};
+
 struct conn {
 	uint64_t		 id;
 	struct ev_loop		*loop;
 	struct ev_service	*svc;
+	evutil_socket_t		 fd;
 	struct bufferevent	*bev;
 	struct event		*defer;		/* deferred processing/free */
+	struct event		*timer;		/* conn_timer, created lazily */
+	void			(*timer_fn)(struct conn *);
+	SSL			*ssl;		/* NULL in clear text */
+	enum conn_tls		 tls;
 	void			*data;		/* protocol session */
 	struct buf		 line;		/* current line */
 	bool			 paused;
@@ -73,6 +91,11 @@ static atomic_bool	 accepting_stopped;
 static struct ev_loop	*loop_of(struct event_base *base);
 static void	conn_process(struct conn *c);
 static void	conn_free(struct conn *c);
+static void	conn_tls_switch(struct conn *c);
+static void	conn_tls_up(struct conn *c);
+static void	conn_tls_log_error(struct conn *c);
+static void	conn_bev_setup(struct conn *c);
+static SSL	*conn_ssl_new(void);
 
 /* ev_init - create the loops */
 int
@@ -225,7 +248,8 @@ static void
 conn_linger_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	(void)what;
+	if (what & BEV_EVENT_CONNECTED)
+		return;		/* a late TLS handshake: keep draining */
 	conn_free(arg);
 }
 
@@ -244,7 +268,10 @@ conn_finish(struct conn *c)
 	if (c->lingering)
 		return;
 	c->lingering = true;
-	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+	/* close_notify straight to the socket: our output is all sent. */
+	if (c->tls == CONN_TLS_UP && SSL_shutdown(c->ssl) < 0)
+		ERR_clear_error();
+	if (shutdown(c->fd, SHUT_WR) == -1) {
 		conn_free(c);
 		return;
 	}
@@ -282,7 +309,12 @@ conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	enum line_status st;
 
-	while (!c->paused && !c->closing && !c->freed) {
+	if (c->tls == CONN_TLS_FLUSH) {
+		conn_tls_switch(c);
+		return;
+	}
+	while (!c->paused && !c->closing && !c->freed &&
+	    c->tls != CONN_TLS_HANDSHAKE) {
 		if (c->skipping) {
 			if (line_discard(in) == 0)
 				break;
@@ -345,7 +377,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->closing)
+	if (c->tls == CONN_TLS_FLUSH)
+		conn_schedule(c);
+	else if (c->closing)
 		conn_finish(c);
 }
 
@@ -356,10 +390,16 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_tls_up(c);
+		return;
+	}
 	if (c->closing) {
 		conn_free(c);
 		return;
 	}
+	if (c->tls == CONN_TLS_HANDSHAKE && (what & BEV_EVENT_ERROR))
+		conn_tls_log_error(c);
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("%s: session %llu idle timeout", c->svc->name,
 		    (unsigned long long)c->id);
@@ -381,7 +421,11 @@ conn_free(struct conn *c)
 	if (c->svc->handler->on_free != NULL)
 		c->svc->handler->on_free(c);
 	bufferevent_free(c->bev);
+	if (c->ssl == NULL)
+		evutil_closesocket(c->fd);
 	event_free(c->defer);
+	if (c->timer != NULL)
+		event_free(c->timer);
 	buf_clear(&c->line);
 	atomic_fetch_sub(&c->svc->nsessions, 1);
 	atomic_fetch_sub(&total_sessions, 1);
@@ -400,6 +444,27 @@ set_bufsizes(evutil_socket_t fd, const struct ev_service *svc)
 		    sizeof(svc->sndbuf));
 }
 
+/* conn_bev_setup - callbacks, watermarks and timeouts of c->bev */
+static void
+conn_bev_setup(struct conn *c)
+{
+	struct timeval tv;
+
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	/* Stop reading a little above the limit: line_read reports it. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, c->raw ? EV_RAW_HIGHWAT :
+	    c->svc->line_max + 64);
+	if (c->svc->timeout > 0) {
+		tv.tv_sec = c->svc->timeout;
+		tv.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	}
+	if (c->ssl != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_enable(c->bev, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+}
+
 /* accept_cb - a new connection on loop l */
 static void
 accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
@@ -407,7 +472,6 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 {
 	struct ev_service *svc = arg;
 	struct ev_loop *l = loop_of(evconnlistener_get_base(lst));
-	struct timeval tv;
 	socklen_t llen;
 	struct conn *c;
 
@@ -436,14 +500,31 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	    sizeof(c->peer_ip));
 	ipaddr_str((struct sockaddr *)&c->local, c->local_ip,
 	    sizeof(c->local_ip));
+	c->fd = fd;
 	buf_init(&c->line, svc->line_max + 1);
 	set_bufsizes(fd, svc);
-	c->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (svc->tls) {
+		c->ssl = conn_ssl_new();
+		if (c->ssl == NULL) {
+			log_warn("%s: peer=%s no TLS certificate loaded,"
+			    " connection closed", svc->name, c->peer_ip);
+			free(c);
+			goto fail;
+		}
+		c->bev = bufferevent_openssl_socket_new(l->base, fd, c->ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		c->tls = CONN_TLS_HANDSHAKE;
+	} else {
+		/* No CLOSE_ON_FREE: STARTTLS keeps the socket. */
+		c->bev = bufferevent_socket_new(l->base, fd, 0);
+	}
 	c->defer = event_new(l->base, -1, 0, conn_defer_cb, c);
 	if (c->bev == NULL || c->defer == NULL) {
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
-		else
+		if (c->bev == NULL && c->ssl != NULL)
+			SSL_free(c->ssl);
+		if (c->bev == NULL || c->ssl == NULL)
 			evutil_closesocket(fd);
 		if (c->defer != NULL)
 			event_free(c->defer);
@@ -452,17 +533,8 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 		atomic_fetch_sub(&total_sessions, 1);
 		return;
 	}
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    c);
-	/* Stop reading a little above the limit: line_read reports it. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, svc->line_max + 64);
-	if (svc->timeout > 0) {
-		tv.tv_sec = svc->timeout;
-		tv.tv_usec = 0;
-		bufferevent_set_timeouts(c->bev, &tv, &tv);
-	}
+	conn_bev_setup(c);
 	conn_link(c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->in_cb = true;
 	svc->handler->on_open(c);
 	c->in_cb = false;
@@ -857,7 +929,8 @@ conn_resume(struct conn *c)
 	if (!c->paused || c->closing)
 		return;
 	c->paused = false;
-	bufferevent_enable(c->bev, EV_READ);
+	if (c->tls != CONN_TLS_FLUSH)
+		bufferevent_enable(c->bev, EV_READ);
 	conn_schedule(c);
 }
 
@@ -878,4 +951,179 @@ bool
 conn_closing(const struct conn *c)
 {
 	return c->closing;
+}
+
+/* conn_ssl_new - an SSL object from the current server context */
+static SSL *
+conn_ssl_new(void)
+{
+	SSL_CTX *ctx = tls_server_ctx();
+	SSL *ssl;
+
+	if (ctx == NULL)
+		return NULL;
+	ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);
+	return ssl;
+}
+
+/* conn_starttls - begin the upgrade to TLS */
+int
+conn_starttls(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	if (c->tls != CONN_TLS_NONE || c->closing || c->freed)
+		return -1;
+	c->ssl = conn_ssl_new();
+	if (c->ssl == NULL)
+		return -1;
+	/* Whatever the client pipelined after the command is dropped. */
+	if (evbuffer_get_length(in) > 0)
+		log_info("%s: peer=%s %zu octet(s) sent after the TLS command"
+		    " discarded", c->svc->name, c->peer_ip,
+		    evbuffer_get_length(in));
+	evbuffer_drain(in, evbuffer_get_length(in));
+	c->skipping = false;
+	bufferevent_disable(c->bev, EV_READ);
+	c->tls = CONN_TLS_FLUSH;
+	if (!c->in_cb)
+		conn_schedule(c);
+	return 0;
+}
+
+/*
+ * conn_tls_switch - the clear-text reply is sent: replace the socket
+ * bufferevent by an OpenSSL one on the same descriptor and start the
+ * handshake.  Bytes the kernel still holds are read by OpenSSL as
+ * handshake records: injected plaintext makes the handshake fail.
+ */
+static void
+conn_tls_switch(struct conn *c)
+{
+	struct bufferevent *bev;
+
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;		/* conn_write_cb calls again */
+	bev = bufferevent_openssl_socket_new(c->loop->base, c->fd, c->ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_warn("%s: peer=%s cannot start TLS", c->svc->name,
+		    c->peer_ip);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		c->tls = CONN_TLS_NONE;
+		conn_release(c);
+		return;
+	}
+	bufferevent_free(c->bev);
+	c->bev = bev;
+	c->tls = CONN_TLS_HANDSHAKE;
+	conn_bev_setup(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* conn_tls_up - handshake complete */
+static void
+conn_tls_up(struct conn *c)
+{
+	char desc[128];
+
+	if (c->tls != CONN_TLS_HANDSHAKE)
+		return;
+	c->tls = CONN_TLS_UP;
+	log_debug("%s: peer=%s TLS %s", c->svc->name, c->peer_ip,
+	    conn_tls_desc(c, desc, sizeof(desc)));
+	if (c->svc->handler->on_tls != NULL) {
+		c->in_cb = true;
+		c->svc->handler->on_tls(c);
+		c->in_cb = false;
+	}
+	if (c->freed) {
+		conn_free(c);
+		return;
+	}
+	conn_schedule(c);
+}
+
+/* conn_tls_log_error - why a handshake failed */
+static void
+conn_tls_log_error(struct conn *c)
+{
+	unsigned long e = bufferevent_get_openssl_error(c->bev);
+	char msg[256];
+
+	if (e == 0) {
+		log_info("%s: peer=%s TLS handshake failed: %s", c->svc->name,
+		    c->peer_ip, errno != 0 ? strerror(errno) :
+		    "connection closed");
+		return;
+	}
+	ERR_error_string_n(e, msg, sizeof(msg));
+	log_info("%s: peer=%s TLS handshake failed: %s", c->svc->name,
+	    c->peer_ip, msg);
+	while (bufferevent_get_openssl_error(c->bev) != 0)
+		;
+}
+
+/* conn_is_tls - encrypted */
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->tls == CONN_TLS_UP;
+}
+
+/* conn_tls_desc - protocol and cipher */
+const char *
+conn_tls_desc(const struct conn *c, char *buf, size_t size)
+{
+	if (c->tls != CONN_TLS_UP)
+		snprintf(buf, size, "%s", "");
+	else
+		snprintf(buf, size, "%s %s", SSL_get_version(c->ssl),
+		    SSL_get_cipher_name(c->ssl));
+	return buf;
+}
+
+/* conn_timer_cb - a connection timer fired */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	void (*fn)(struct conn *) = c->timer_fn;
+
+	(void)fd;
+	(void)what;
+	if (c->closing || c->freed || c->lingering || fn == NULL)
+		return;
+	c->timer_fn = NULL;
+	c->in_cb = true;
+	fn(c);
+	c->in_cb = false;
+	if (c->freed)
+		conn_free(c);
+	else
+		conn_schedule(c);
+}
+
+/* conn_timer - one-shot timer of a connection */
+int
+conn_timer(struct conn *c, int ms, void (*fn)(struct conn *c))
+{
+	struct timeval tv;
+
+	if (c->timer != NULL)
+		evtimer_del(c->timer);
+	c->timer_fn = NULL;
+	if (ms < 0)
+		return 0;
+	if (c->timer == NULL) {
+		c->timer = evtimer_new(c->loop->base, conn_timer_cb, c);
+		if (c->timer == NULL)
+			return -1;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	c->timer_fn = fn;
+	return evtimer_add(c->timer, &tv);
 }

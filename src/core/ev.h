@@ -50,6 +50,12 @@ struct conn_handler {
 	/* Anything else.  After TIMEOUT, CLOSED and ERROR the conn closes. */
 	void	(*on_event)(struct conn *c, enum conn_event ev);
 	/*
+	 * Optional: the TLS handshake started by conn_starttls, or the one
+	 * of an implicit-TLS service, has completed.  Input is delivered
+	 * again after this returns.
+	 */
+	void	(*on_tls)(struct conn *c);
+	/*
 	 * Optional: the server is shutting down.  Close idle sessions now
 	 * (with a goodbye), let busy ones finish.
 	 */
@@ -68,6 +74,8 @@ struct ev_service {
 	const char		 *busy_reply;	/* sent when full, or NULL */
 	int			  rcvbuf;	/* SO_RCVBUF or 0 */
 	int			  sndbuf;	/* SO_SNDBUF or 0 */
+	bool			  tls;		/* implicit TLS (SMTPS, POP3S) */
+	void			 *arg;		/* the protocol's own settings */
 	atomic_int		  nsessions;	/* current sessions */
 };
 
@@ -164,5 +172,38 @@ void	conn_close(struct conn *c);
 
 /* conn_closing - true once conn_close was called. */
 bool	conn_closing(const struct conn *c);
+
+/*
+ * conn_starttls - upgrade to TLS as the server (STARTTLS, STLS, #!TLS).
+ * The replies already queued (e.g. "220 Ready to start TLS") go out in
+ * clear text first; every input byte received so far and not yet
+ * delivered is discarded (the RFC 3207 section 6 / CVE-2011-0411 command
+ * injection: nothing a client pipelined after the command is ever taken
+ * as a command); then the handshake runs.  No input is delivered until
+ * it has completed and on_tls has run.  A failed handshake is logged with
+ * the OpenSSL reason and ends the connection with on_event(CONN_ERROR).
+ * Call from on_line only.  Returns 0, or -1 when no server certificate is
+ * loaded (tls_server_available) or the connection is already TLS; the
+ * caller then replies with an error and the session goes on in clear.
+ */
+int	conn_starttls(struct conn *c) WARN_UNUSED_RESULT;
+
+/* conn_is_tls - true once the TLS handshake has completed. */
+bool	conn_is_tls(const struct conn *c);
+
+/*
+ * conn_tls_desc - "TLSv1.3 TLS_AES_256_GCM_SHA384" for logs and Received
+ * headers, into buf; "" when the connection is not TLS.  Returns buf.
+ */
+const char	*conn_tls_desc(const struct conn *c, char *buf, size_t size);
+
+/*
+ * conn_timer - call fn(c) once after `ms` milliseconds, on the loop
+ * thread, unless the connection is closing or gone by then.  One timer
+ * per connection: a new call replaces the pending one; ms < 0 cancels.
+ * Used for delays after failed logins.  Returns 0 or -1.
+ */
+int	conn_timer(struct conn *c, int ms, void (*fn)(struct conn *c))
+	    WARN_UNUSED_RESULT;
 
 #endif

@@ -1,10 +1,14 @@
 /*
- * tls.c - OpenSSL helpers.
+ * tls.c - the TLS layer: server context from the MailRoot, reloads, and
+ * the self-signed certificate of `postroom init`.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -13,9 +17,11 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "config/config.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/log.h"
@@ -148,4 +154,217 @@ out:
 	EVP_PKEY_free(key);
 	buf_clear(&san);
 	return r;
+}
+
+/*
+ * Mozilla "intermediate" TLS 1.2 suites (forward secrecy, AEAD only);
+ * TLS 1.3 uses OpenSSL's default suites.
+ */
+#define TLS_CIPHERS12	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+			"ECDHE-RSA-AES128-GCM-SHA256:" \
+			"ECDHE-ECDSA-AES256-GCM-SHA384:" \
+			"ECDHE-RSA-AES256-GCM-SHA384:" \
+			"ECDHE-ECDSA-CHACHA20-POLY1305:" \
+			"ECDHE-RSA-CHACHA20-POLY1305:" \
+			"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
+/* Bits kept in the context's application data for the verify callback. */
+#define TLS_F_SELFSIGNED	0x1	/* SSLAllowSelfSigned */
+#define TLS_F_VERIFY		0x2	/* SSLWantVerify */
+
+static pthread_mutex_t	 tls_mu = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX		*tls_cur;		/* current server context */
+
+/* tls_error_text - oldest queued OpenSSL error as text */
+const char *
+tls_error_text(char *buf, size_t size)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		snprintf(buf, size, "unknown");
+	else
+		ERR_error_string_n(e, buf, size);
+	ERR_clear_error();
+	return buf;
+}
+
+/*
+ * tls_verify_cb - client certificates: SSLAllowSelfSigned accepts
+ * self-signed ones; without SSLWantVerify any certificate is accepted
+ * (SSLWantCert alone only asks that one is sent).
+ */
+static int
+tls_verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	uintptr_t f = (uintptr_t)SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	int err = X509_STORE_CTX_get_error(x);
+
+	if (ok)
+		return 1;
+	if (!(f & TLS_F_VERIFY))
+		return 1;
+	if ((f & TLS_F_SELFSIGNED) &&
+	    (err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	    err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN))
+		return 1;
+	return 0;
+}
+
+/* tls_ctx_verify - the SSL* client-certificate variables */
+static int
+tls_ctx_verify(SSL_CTX *ctx, const struct config *cfg)
+{
+	const char *root = config_mailroot(cfg);
+	bool want_verify = config_var_bool(cfg, "SSLWantVerify", false);
+	bool want_cert = config_var_bool(cfg, "SSLWantCert", false);
+	uintptr_t f = 0;
+	char path[4096];
+	int mode = SSL_VERIFY_NONE;
+
+	if (want_verify)
+		f |= TLS_F_VERIFY;
+	if (config_var_bool(cfg, "SSLAllowSelfSigned", false))
+		f |= TLS_F_SELFSIGNED;
+	SSL_CTX_set_app_data(ctx, (void *)f);
+	if (want_verify || want_cert)
+		mode = SSL_VERIFY_PEER;
+	if (want_cert)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx, mode, tls_verify_cb);
+	SSL_CTX_set_verify_depth(ctx,
+	    (int)config_var_long(cfg, "SSLMaxCertsDepth", 9));
+	if (!want_verify)
+		return 0;
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		ERR_clear_error();
+	if (config_var_bool(cfg, "SSLUseCertsFile", false) &&
+	    (fs_path(path, sizeof(path), root, "CERTS.PEM") == -1 ||
+	    SSL_CTX_load_verify_locations(ctx, path, NULL) != 1)) {
+		tls_log_error("SSLUseCertsFile: CERTS.PEM");
+		return -1;
+	}
+	if (config_var_bool(cfg, "SSLUseCertsDir", false) &&
+	    (fs_path(path, sizeof(path), root, "CERTS") == -1 ||
+	    SSL_CTX_load_verify_locations(ctx, NULL, path) != 1)) {
+		tls_log_error("SSLUseCertsDir: CERTS");
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_ctx_new - a server context from certificate and key files */
+static SSL_CTX *
+tls_ctx_new(const struct config *cfg, const char *cert, const char *key)
+{
+	static const unsigned char sid[] = "postroom";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL) {
+		tls_log_error("SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS12) != 1 ||
+	    SSL_CTX_set_dh_auto(ctx, 1) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1) != 1) {
+		tls_log_error("TLS settings");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_log_error(cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_log_error(key);
+		goto fail;
+	}
+	if (tls_ctx_verify(ctx, cfg) == -1)
+		goto fail;
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* tls_server_install - make ctx (may be NULL) the current context */
+static void
+tls_server_install(SSL_CTX *ctx)
+{
+	SSL_CTX *old;
+
+	pthread_mutex_lock(&tls_mu);
+	old = tls_cur;
+	tls_cur = ctx;
+	pthread_mutex_unlock(&tls_mu);
+	SSL_CTX_free(old);
+}
+
+/* tls_server_load - (re)load server.cert and server.key */
+int
+tls_server_load(const struct config *cfg)
+{
+	const char *root = config_mailroot(cfg);
+	char cert[4096], key[4096];
+	SSL_CTX *ctx;
+
+	if (fs_path(cert, sizeof(cert), root, "server.cert") == -1 ||
+	    fs_path(key, sizeof(key), root, "server.key") == -1) {
+		log_error("TLS: MailRoot path too long");
+		return -1;
+	}
+	if (!fs_exists(cert) || !fs_exists(key)) {
+		log_warn("TLS: no %s or %s: STARTTLS, STLS, SMTPS and"
+		    " POP3S are unavailable", cert, key);
+		tls_server_install(NULL);
+		return 0;
+	}
+	ctx = tls_ctx_new(cfg, cert, key);
+	if (ctx == NULL) {
+		log_error("TLS: certificate not loaded%s",
+		    tls_server_available() ? "; the previous one stays" : "");
+		return -1;
+	}
+	tls_server_install(ctx);
+	log_info("TLS: certificate %s loaded", cert);
+	return 0;
+}
+
+/* tls_server_available - a context is loaded */
+bool
+tls_server_available(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&tls_mu);
+	r = tls_cur != NULL;
+	pthread_mutex_unlock(&tls_mu);
+	return r;
+}
+
+/* tls_server_ctx - current context, referenced */
+SSL_CTX *
+tls_server_ctx(void)
+{
+	SSL_CTX *ctx;
+
+	pthread_mutex_lock(&tls_mu);
+	ctx = tls_cur;
+	if (ctx != NULL && SSL_CTX_up_ref(ctx) != 1)
+		ctx = NULL;
+	pthread_mutex_unlock(&tls_mu);
+	return ctx;
+}
+
+/* tls_server_free - drop the current context */
+void
+tls_server_free(void)
+{
+	tls_server_install(NULL);
 }

@@ -11,9 +11,11 @@
 #include "config/config.h"
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/work.h"
 #include "smtpd/smtpd_int.h"
 #include "store/store.h"
+#include "store/store_auth.h"
 
 /* cmd_helo_common - HELO and EHLO */
 static bool
@@ -32,9 +34,9 @@ cmd_helo_common(struct smtpd_session *s, char *arg)
 	return true;
 }
 
-/* root_domain - RootDomain for HELO replies (XMail) */
-static const char *
-root_domain(struct smtpd_session *s)
+/* smtpd_root_domain - RootDomain for HELO replies (XMail) */
+const char *
+smtpd_root_domain(struct smtpd_session *s)
 {
 	const char *d = config_var(s->cfg, "RootDomain");
 
@@ -50,7 +52,15 @@ cmd_helo(void *arg0, char *arg)
 	if (!cmd_helo_common(s, arg))
 		return;
 	s->esmtp = false;
-	smtpd_reply(s, 250, "%s", root_domain(s));
+	smtpd_reply(s, 250, "%s", smtpd_root_domain(s));
+}
+
+/* starttls_offered - STARTTLS possible on this connection now */
+static bool
+starttls_offered(struct smtpd_session *s)
+{
+	return !conn_is_tls(s->conn) && tls_server_available() &&
+	    config_var_bool(s->cfg, "EnableSMTP-TLS", true);
 }
 
 /* cmd_ehlo - EHLO with the extensions (RFC 5321 4.1.1.1) */
@@ -58,14 +68,41 @@ static void
 cmd_ehlo(void *arg0, char *arg)
 {
 	struct smtpd_session *s = arg0;
+	char mechs[256];
 
 	if (!cmd_helo_common(s, arg))
 		return;
 	s->esmtp = true;
+	smtpd_auth_mechs(s, mechs, sizeof(mechs));
 	conn_printf(s->conn, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
 	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n"
-	    "250-DSN\r\n250 SMTPUTF8\r\n", root_domain(s),
-	    (unsigned long long)s->max_size);
+	    "250-DSN\r\n%s%s%s%s250 SMTPUTF8\r\n", smtpd_root_domain(s),
+	    (unsigned long long)s->max_size, *mechs ? "250-AUTH " : "", mechs,
+	    *mechs ? "\r\n" : "", starttls_offered(s) ?
+	    "250-STARTTLS\r\n" : "");
+}
+
+/* cmd_starttls - STARTTLS (RFC 3207) */
+static void
+cmd_starttls(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+
+	(void)arg;
+	if (conn_is_tls(s->conn)) {
+		smtpd_reply(s, 503, "5.5.1 TLS already active");
+		return;
+	}
+	if (!starttls_offered(s)) {
+		smtpd_reply(s, 454, "4.7.0 TLS not available");
+		return;
+	}
+	conn_printf(s->conn, "220 2.0.0 Ready to start TLS\r\n");
+	if (conn_starttls(s->conn) == -1) {
+		log_warn("%s: peer=%s STARTTLS failed to start",
+		    s->opts->name, conn_peer_ip(s->conn));
+		conn_close(s->conn);
+	}
 }
 
 /* prefix_arg - "FROM:" / "TO:" prefix, case-insensitive */
@@ -102,6 +139,129 @@ parse_reply(struct smtpd_session *s, enum smtpd_parse_err e,
 	}
 }
 
+/*
+ * mail_finish - the session checks of MAIL (SmtpConfig WantTLS and
+ * MailAuth, the M permission) once the identity is known.
+ */
+static void
+mail_finish(struct smtpd_session *s)
+{
+	if (s->want_tls && !conn_is_tls(s->conn) && !s->ease_tls &&
+	    !(s->authed && (s->perms & STORE_PERM_EASETLS))) {
+		smtpd_reply(s, 530, "5.7.0 Must issue a STARTTLS command"
+		    " first");
+		return;
+	}
+	if (s->mail_auth && !s->authed) {
+		smtpd_reply(s, 530, "5.7.0 Authentication required");
+		return;
+	}
+	if (s->authed && !(s->perms & STORE_PERM_MAIL)) {
+		smtpd_reply(s, 550, "5.7.1 Sending mail is not permitted for"
+		    " %s", s->auth_user);
+		return;
+	}
+	smtpd_enter_state(s, SMTPD_S_MAIL);
+	smtpd_reply(s, 250, "2.1.0 OK");
+}
+
+/* A POP3-before-SMTP check on a worker. */
+struct pop3_job {
+	struct ev_loop		*loop;
+	uint64_t		 conn;
+	struct config		*cfg;
+	struct store_user	 user;
+	char			 ip[64];
+	int			 expire;
+	bool			 ok;
+};
+
+/*
+ * pop3_auth_possible - POP3-before-SMTP applies: EnableAuthSMTP-POP3
+ * (default on), a -Se window, and the sender is a local account.
+ */
+static bool
+pop3_auth_possible(struct smtpd_session *s)
+{
+	struct store_user u;
+
+	if (s->mail.from.null || s->opts->pop3_expire <= 0 ||
+	    !config_var_bool(s->cfg, "EnableAuthSMTP-POP3", true))
+		return false;
+	return store_account_find(s->cfg, s->mail.from.local,
+	    s->mail.from.domain, &u, NULL) == 0 && u.type == 'U';
+}
+
+/* pop3_work - worker: .ipconn of the sender's account */
+static void
+pop3_work(void *arg)
+{
+	struct pop3_job *j = arg;
+
+	j->ok = store_pop3_ipconn_valid(config_mailroot(j->cfg), &j->user,
+	    j->ip, j->expire);
+}
+
+/* pop3_done - loop: take the account's identity, go on with MAIL */
+static void
+pop3_done(void *arg)
+{
+	struct pop3_job *j = arg;
+	struct conn *c = conn_find(j->loop, j->conn);
+	struct smtpd_session *s = c != NULL ? conn_data(c) : NULL;
+	const char *perms;
+
+	if (s != NULL) {
+		smtpd_enter_state(s, SMTPD_S_HELO);
+		if (j->ok) {
+			perms = config_var(s->cfg, "DefaultSmtpPerms");
+			s->authed = true;
+			s->perms = store_perms_parse(perms != NULL ? perms :
+			    "MR");
+			snprintf(s->auth_user, sizeof(s->auth_user), "%s@%s",
+			    j->user.name, j->user.domain);
+			if (s->perms & STORE_PERM_NOSIZE)
+				s->max_size = SMTPD_HARD_MAX;
+			log_info("%s: peer=%s POP3-before-SMTP as %s",
+			    s->opts->name, j->ip, s->auth_user);
+		}
+		mail_finish(s);
+		conn_resume(c);
+	}
+	config_release(j->cfg);
+	free(j);
+}
+
+/* pop3_auth_check - look for a recent POP3 login from this address */
+static void
+pop3_auth_check(struct smtpd_session *s)
+{
+	struct pop3_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		mail_finish(s);
+		return;
+	}
+	j->loop = conn_loop(s->conn);
+	j->conn = conn_id(s->conn);
+	j->cfg = config_acquire();
+	j->expire = s->opts->pop3_expire;
+	snprintf(j->ip, sizeof(j->ip), "%s", conn_peer_ip(s->conn));
+	if (store_account_find(j->cfg, s->mail.from.local,
+	    s->mail.from.domain, &j->user, NULL) == -1)
+		goto fail;
+	smtpd_enter_state(s, SMTPD_S_BUSY);
+	conn_pause(s->conn);
+	if (work_submit(j->loop, pop3_work, pop3_done, j) == 0)
+		return;
+	conn_resume(s->conn);
+	smtpd_enter_state(s, SMTPD_S_HELO);
+fail:
+	config_release(j->cfg);
+	free(j);
+	mail_finish(s);
+}
+
 /* cmd_mail - MAIL FROM */
 static void
 cmd_mail(void *arg0, char *arg)
@@ -131,8 +291,11 @@ cmd_mail(void *arg0, char *arg)
 		return;
 	}
 	snprintf(s->mail_line, sizeof(s->mail_line), "MAIL FROM:%s", p);
-	smtpd_enter_state(s, SMTPD_S_MAIL);
-	smtpd_reply(s, 250, "2.1.0 OK");
+	if (!s->authed && pop3_auth_possible(s)) {
+		pop3_auth_check(s);
+		return;
+	}
+	mail_finish(s);
 }
 
 enum rcpt_verdict {
@@ -150,7 +313,7 @@ rcpt_policy(struct smtpd_session *s, struct addr_path *to,
 
 	if (to->domain[0] == '\0') {
 		/* RFC 5321 4.5.1: <postmaster> without a domain. */
-		if (!str_copy(to->domain, root_domain(s), sizeof(to->domain)))
+		if (!str_copy(to->domain, smtpd_root_domain(s), sizeof(to->domain)))
 			return RCPT_REFUSED;
 	}
 	if (addr_format(to, addr, sizeof(addr)) == -1)
@@ -162,7 +325,7 @@ rcpt_policy(struct smtpd_session *s, struct addr_path *to,
 		smtpd_reply(s, 550, "5.1.1 Mailbox unavailable <%s>", addr);
 		return RCPT_REFUSED;
 	}
-	if (s->relay_ok)
+	if (s->relay_ok || (s->authed && (s->perms & STORE_PERM_RELAY)))
 		return RCPT_ACCEPT;
 	log_info("smtp: peer=%s relay denied for <%s>",
 	    conn_peer_ip(s->conn), addr);
@@ -478,8 +641,8 @@ cmd_help(void *arg0, char *arg)
 	struct smtpd_session *s = arg0;
 
 	(void)arg;
-	conn_printf(s->conn, "214-HELO EHLO MAIL RCPT DATA BDAT\r\n"
-	    "214-RSET VRFY NOOP HELP QUIT\r\n"
+	conn_printf(s->conn, "214-HELO EHLO MAIL RCPT DATA BDAT AUTH"
+	    " STARTTLS\r\n214-RSET VRFY NOOP HELP QUIT\r\n"
 	    "214 2.0.0 See the postroom README\r\n");
 }
 
@@ -491,7 +654,8 @@ cmd_vrfy(void *arg0, char *arg)
 	struct addr_path p;
 	struct store_user u;
 
-	if (!config_var_bool(s->cfg, "AllowSmtpVRFY", false)) {
+	if (!config_var_bool(s->cfg, "AllowSmtpVRFY", false) &&
+	    !(s->authed && (s->perms & STORE_PERM_VRFY))) {
 		smtpd_reply(s, 252, "2.5.2 Argument not checked");
 		return;
 	}
@@ -524,6 +688,10 @@ static const struct cmdtab_row smtpd_cmds[] = {
 	    CMDTAB_ARG_NONE, cmd_quit },
 	{ "HELP", SMTPD_ANY, 0, CMDTAB_ARG_OPT, cmd_help },
 	{ "VRFY", SMTPD_ANY, CMDTAB_F_GROUP_END, CMDTAB_ARG_REQ, cmd_vrfy },
+	{ "AUTH", SMTPD_ANY, CMDTAB_F_GROUP_END | CMDTAB_F_SENSITIVE,
+	    CMDTAB_ARG_REQ, smtpd_cmd_auth },
+	{ "STARTTLS", S(SMTPD_S_INIT) | S(SMTPD_S_HELO), CMDTAB_F_GROUP_END,
+	    CMDTAB_ARG_NONE, cmd_starttls },
 };
 
 /* bad_state_reply - 503 with a hint */
@@ -570,7 +738,8 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 		return;
 	}
 	if (len > 512 && strncasecmp(line, "MAIL ", 5) != 0 &&
-	    strncasecmp(line, "RCPT ", 5) != 0) {
+	    strncasecmp(line, "RCPT ", 5) != 0 &&
+	    strncasecmp(line, "AUTH ", 5) != 0) {
 		smtpd_reply(s, 500, "5.5.2 Line too long");
 		return;
 	}

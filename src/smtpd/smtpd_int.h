@@ -13,9 +13,26 @@
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_parse.h"
+#include "store/store.h"
 
 struct conn;
 struct config;
+
+/* Steps of an AUTH exchange (RFC 4954). */
+enum smtpd_sasl_step {
+	SMTPD_SASL_NONE,	/* no exchange: lines are commands */
+	SMTPD_SASL_PLAIN,	/* waiting for the PLAIN response */
+	SMTPD_SASL_LOGIN_USER,	/* waiting for the LOGIN user name */
+	SMTPD_SASL_LOGIN_PASS,	/* waiting for the LOGIN password */
+	SMTPD_SASL_CRAM,	/* waiting for the CRAM-MD5 response */
+	SMTPD_SASL_CHECK,	/* credentials being checked on a worker */
+};
+
+struct smtpd_sasl {
+	enum smtpd_sasl_step	 step;
+	char			 mech[32];	/* as advertised */
+	char			 user[STORE_ADDR_MAX + 1];	/* LOGIN */
+};
 
 #define SMTPD_CMD_MAX		2048	/* command line (RFC 5321 512 + ext) */
 #define SMTPD_TEXT_MAX		998	/* text line without CRLF (4.5.3.1.6) */
@@ -46,6 +63,15 @@ struct smtpd_session {
 	int			 errors;	/* error replies so far */
 	int			 max_errors;	/* SMTP-MaxErrors, 0 = none */
 	bool			 relay_ok;	/* smtprelay.tab matched */
+	/* TLS and authentication */
+	bool			 want_tls;	/* SmtpConfig WantTLS */
+	bool			 mail_auth;	/* SmtpConfig MailAuth */
+	bool			 ease_tls;	/* smtp.ipprop.tab EaseTLS */
+	bool			 authed;	/* AUTH or POP3-before-SMTP */
+	unsigned		 perms;		/* STORE_PERM_* when authed */
+	char			 auth_user[STORE_ADDR_MAX + 1];
+	struct smtpd_sasl	 sasl;		/* AUTH exchange in progress */
+	char			 ts[320];	/* greeting <stamp>: CRAM chall */
 	uint64_t		 max_size;	/* octets, never 0 */
 	struct smtpd_exts	 exts;		/* advertised extensions */
 	char			 domain[256];	/* SmtpServerDomain/RootDomain */
@@ -103,5 +129,25 @@ void	smtpd_bdat_chunk_done(struct smtpd_session *s);
 
 /* smtpd_data_start - 354 and switch the connection to raw input. */
 void	smtpd_data_start(struct smtpd_session *s);
+
+/* smtpd_root_domain - RootDomain (HELO replies), else the server domain. */
+const char	*smtpd_root_domain(struct smtpd_session *s);
+
+/*
+ * smtpd_auth_mechs - the AUTH mechanisms to offer now, space-separated,
+ * into out ("" = none): smtpextauth.tab names, else PLAIN LOGIN
+ * CRAM-MD5; before TLS only those listed in SmtpNoTLSAuths (unset or
+ * empty: none).
+ */
+void	smtpd_auth_mechs(struct smtpd_session *s, char *out, size_t size);
+
+/* smtpd_cmd_auth - the AUTH command (smtpd_auth.c). */
+void	smtpd_cmd_auth(void *sess, char *arg);
+
+/* smtpd_auth_line - a line while an AUTH exchange is in progress. */
+void	smtpd_auth_line(struct smtpd_session *s, char *line, size_t len);
+
+/* smtpd_auth_reset - forget authentication (after STARTTLS). */
+void	smtpd_auth_reset(struct smtpd_session *s);
 
 #endif

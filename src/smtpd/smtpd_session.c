@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "core/ev.h"
 #include "core/line.h"
 #include "core/log.h"
+#include "core/match.h"
 #include "core/rfcdate.h"
 #include "core/work.h"
 #include "queue/queue.h"
@@ -22,8 +24,6 @@
 static const char *const smtpd_state_name[] = {
 	"INIT", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "BUSY",
 };
-
-static const struct smtpd_opts	*smtpd_opts;
 
 /* smtpd_enter_state - change state */
 void
@@ -91,7 +91,7 @@ smtpd_svc_log(struct smtpd_session *s, const char *rcpt, const char *status,
 	f[7] = rcpt;
 	f[8] = msgid;
 	f[9] = status;
-	f[10] = "";
+	f[10] = s->auth_user;
 	f[11] = sizes;
 	f[12] = "";
 	(void)log_svc("smtp", f, 13);
@@ -148,6 +148,62 @@ session_limits(struct smtpd_session *s)
 	s->exts.auth = false;
 }
 
+/* smtp_config - SmtpConfig-IP,PORT, else SmtpConfig-IP, else SmtpConfig */
+static void
+smtp_config(struct smtpd_session *s)
+{
+	const char *v;
+	char name[128];
+
+	snprintf(name, sizeof(name), "SmtpConfig-%s,%d",
+	    conn_local_ip(s->conn), conn_local_port(s->conn));
+	v = config_var(s->cfg, name);
+	if (v == NULL) {
+		snprintf(name, sizeof(name), "SmtpConfig-%s",
+		    conn_local_ip(s->conn));
+		v = config_var(s->cfg, name);
+	}
+	/* RFC 6409: submission needs authentication over TLS. */
+	if (v == NULL && s->opts->submission)
+		v = "MailAuth,WantTLS";
+	if (v == NULL)
+		v = config_var(s->cfg, "SmtpConfig");
+	while (v != NULL && *v != '\0') {
+		size_t n;
+
+		v += strspn(v, ", ");
+		n = strcspn(v, ",");
+		if ((n == 8 && strncasecmp(v, "MailAuth", 8) == 0) ||
+		    (n == 9 && strncasecmp(v, "mail-auth", 9) == 0))
+			s->mail_auth = true;
+		else if (n == 7 && strncasecmp(v, "WantTLS", 7) == 0)
+			s->want_tls = true;
+		v += n;
+	}
+}
+
+/* ipprop_ease_tls - smtp.ipprop.tab: EaseTLS=1 for the peer */
+static bool
+ipprop_ease_tls(struct smtpd_session *s)
+{
+	const struct tab *t = config_tab(s->cfg, CFG_SMTP_IPPROP);
+	struct ipfilter f;
+	size_t i, k;
+
+	for (i = 0; i < t->nrecs; i++) {
+		const struct tab_rec *r = &t->recs[i];
+
+		if (r->n < 2 || ipfilter_parse(r->f[0], NULL,
+		    &f) == -1 || !ipfilter_match(&f, conn_peer(s->conn)))
+			continue;
+		for (k = 1; k < r->n; k++)
+			if (strcasecmp(r->f[k], "EaseTLS=1") == 0)
+				return true;
+		return false;
+	}
+	return false;
+}
+
 /* smtpd_open - new connection */
 static void
 smtpd_open(struct conn *c)
@@ -161,7 +217,7 @@ smtpd_open(struct conn *c)
 		return;
 	}
 	s->conn = c;
-	s->opts = smtpd_opts;
+	s->opts = conn_service(c)->arg;
 	s->cfg = config_acquire();
 	buf_init(&s->rcpts, (size_t)(s->opts->max_rcpt + 1) *
 	    SMTPD_RCPT_LINE_MAX);
@@ -177,13 +233,37 @@ smtpd_open(struct conn *c)
 		return;
 	}
 	s->relay_ok = config_relay_allow(s->cfg, conn_peer(c));
-	log_info("smtp: connect peer=%s port=%d session=%llu",
+	smtp_config(s);
+	s->ease_tls = ipprop_ease_tls(s);
+	log_info("%s: connect peer=%s port=%d session=%llu", s->opts->name,
 	    conn_peer_ip(c), conn_peer_port(c),
 	    (unsigned long long)conn_id(c));
-	conn_printf(c, "220 %s <%ld.%llu@%s> [postroom ESMTP Server] service"
-	    " ready; %s\r\n", s->domain, (long)time(NULL),
-	    (unsigned long long)conn_id(c), s->domain,
+	/* The <stamp> is also the CRAM-MD5 challenge (XMail). */
+	snprintf(s->ts, sizeof(s->ts), "<%ld.%llu@%s>", (long)time(NULL),
+	    (unsigned long long)conn_id(c), s->domain);
+	conn_printf(c, "220 %s %s [postroom ESMTP Server] service ready;"
+	    " %s\r\n", s->domain, s->ts,
 	    rfcdate(time(NULL), date, sizeof(date)));
+}
+
+/*
+ * smtpd_tls - STARTTLS handshake done (or SMTPS): RFC 3207 4.2, the
+ * client starts over with EHLO and nothing learnt before counts.
+ */
+static void
+smtpd_tls(struct conn *c)
+{
+	struct smtpd_session *s = conn_data(c);
+	char desc[128];
+
+	smtpd_tx_reset(s);
+	smtpd_auth_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	session_limits(s);
+	smtpd_enter_state(s, SMTPD_S_INIT);
+	log_info("%s: peer=%s TLS established: %s", s->opts->name,
+	    conn_peer_ip(c), conn_tls_desc(c, desc, sizeof(desc)));
 }
 
 /* smtpd_line - one command */
@@ -198,6 +278,10 @@ smtpd_line(struct conn *c, char *line, size_t len)
 		conn_printf(c, "500 5.5.2 Bare CR or LF in command line,"
 		    " closing\r\n");
 		conn_close(c);
+		return;
+	}
+	if (s->sasl.step != SMTPD_SASL_NONE) {
+		smtpd_auth_line(s, line, len);
 		return;
 	}
 	smtpd_cmd_dispatch(s, line, len);
@@ -329,6 +413,7 @@ smtpd_free(struct conn *c)
 	    (unsigned long long)conn_id(c));
 	buf_clear(&s->rcpts);
 	buf_clear(&s->msg);
+	smtpd_auth_reset(s);
 	config_release(s->cfg);
 	free(s);
 }
@@ -347,7 +432,10 @@ struct smtpd_job {
 	char			 local[80];
 	int			 local_port;
 	long			 hdr_type;	/* ReceivedHdrType 0-4 */
-	bool			 authed;	/* AUTH succeeded (later) */
+	bool			 authed;	/* AUTH or POP3-before-SMTP */
+	bool			 emit_auth;	/* X-AuthUser: header */
+	char			 auth_user[STORE_ADDR_MAX + 1];
+	char			 tls[128];	/* protocol and cipher, or "" */
 	char			 mail_line[SMTPD_CMD_MAX + 16];
 	char			 from[ADDR_PATH_MAX + 1];
 	char			 first_rcpt[ADDR_PATH_MAX + 1];
@@ -391,6 +479,9 @@ received_header(const struct smtpd_job *j, struct buf *out)
 	    (verbose && buf_printf(out, " ([%s]:%d)", j->local,
 	    j->local_port) == -1))
 		return -1;
+	if (j->tls[0] != '\0' &&
+	    buf_printf(out, "\r\n\t(using %s)", j->tls) == -1)
+		return -1;
 	return buf_printf(out, " with [postroom ESMTP Server]\r\n"
 	    "\tid <%s> for <%s> from <%s>;\r\n\t%s\r\n", j->msgid,
 	    j->first_rcpt, j->from, rfcdate(time(NULL), date, sizeof(date)));
@@ -416,7 +507,9 @@ commit_work(void *arg)
 	    queue_msgid_take(config_mailroot(j->cfg), &id) == -1)
 		goto out;
 	snprintf(j->msgid, sizeof(j->msgid), "S%llX", (unsigned long long)id);
-	if (received_header(j, &data) == -1 ||
+	/* X-AuthUser goes before Received: (XMAIL-FACTS 8). */
+	if ((j->emit_auth && buf_printf(&data, "X-AuthUser: %s\r\n",
+	    j->auth_user) == -1) || received_header(j, &data) == -1 ||
 	    buf_append(&data, j->msg.data, j->msg.len) == -1)
 		goto out;
 	for (i = 0, p = j->rcpts.data; i < j->nrcpts; i++) {
@@ -520,6 +613,11 @@ smtpd_commit(struct smtpd_session *s)
 	job_copy(j->local, conn_local_ip(s->conn), sizeof(j->local));
 	j->local_port = conn_local_port(s->conn);
 	j->hdr_type = config_var_long(s->cfg, "ReceivedHdrType", 0);
+	j->authed = s->authed;
+	j->emit_auth = s->authed &&
+	    !config_var_bool(s->cfg, "DisableEmitAuthUser", false);
+	job_copy(j->auth_user, s->auth_user, sizeof(j->auth_user));
+	conn_tls_desc(s->conn, j->tls, sizeof(j->tls));
 	job_copy(j->mail_line, s->mail_line, sizeof(j->mail_line));
 	job_copy(j->first_rcpt, s->first_rcpt, sizeof(j->first_rcpt));
 	if (addr_format(&s->mail.from, j->from, sizeof(j->from)) == -1)
@@ -547,6 +645,7 @@ static const struct conn_handler smtpd_handler = {
 	.on_line = smtpd_line,
 	.on_data = smtpd_data_bytes,
 	.on_event = smtpd_event,
+	.on_tls = smtpd_tls,
 	.on_shutdown = smtpd_shutdown,
 	.on_free = smtpd_free,
 };
@@ -555,8 +654,9 @@ static const struct conn_handler smtpd_handler = {
 void
 smtpd_service_init(struct ev_service *svc, const struct smtpd_opts *o)
 {
-	smtpd_opts = o;
-	svc->name = "smtp";
+	svc->name = o->name;
+	svc->arg = (void *)o;
+	svc->tls = o->implicit_tls;
 	svc->handler = &smtpd_handler;
 	svc->line_max = SMTPD_CMD_MAX;
 	svc->timeout = o->timeout;

@@ -18,7 +18,7 @@ USERS = {"alice": "secret", "bob": "hunter2"}
 # Services and their port options; every one gets a free port.
 SERVICES = {
     "smtp": "-S", "smtps": "-X", "pop3": "-P", "pop3s": "-B",
-    "finger": "-F", "ctrl": "-C", "ctrls": "-W",
+    "finger": "-F", "ctrl": "-C", "ctrls": "-W", "submission": "-U",
 }
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",

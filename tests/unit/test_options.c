@@ -59,6 +59,7 @@ check_defaults(const struct serve_opts *o)
 	} sv[] = {
 		{ SVC_SMTP, 25, 90, 1024, "smtp", 'S' },
 		{ SVC_SMTPS, 465, 90, 1024, "smtps", 'X' },
+		{ SVC_SUBMIT, 587, 90, 1024, "submission", 'U' },
 		{ SVC_POP3, 110, 90, 1024, "pop3", 'P' },
 		{ SVC_POP3S, 995, 90, 1024, "pop3s", 'B' },
 		{ SVC_FINGER, 79, 90, 64, "finger", 'F' },
@@ -348,6 +349,10 @@ static const struct tcase cases[] = {
 	OK("-X6", .argv = { "-X6" }, FS(SVC_SMTPS, ipv6, true)),
 	OK("-Xp", .argv = { "-Xp", "4650" }, FS(SVC_SMTPS, port, 4650)),
 	OK("-XI", .argv = { "-XI", "[::1]:465" }, BIND(SVC_SMTPS, "::1", 465)),
+	OK("-U-", .argv = { "-U-" }, FS(SVC_SUBMIT, disabled, true)),
+	OK("-U6", .argv = { "-U6" }, FS(SVC_SUBMIT, ipv6, true)),
+	OK("-Up", .argv = { "-Up", "5870" }, FS(SVC_SUBMIT, port, 5870)),
+	OK("-UI", .argv = { "-UI", "127.0.0.1" }, BIND(SVC_SUBMIT, "127.0.0.1", 0)),
 
 	/* [SMAIL] */
 	OK("-Qn", .argv = { "-Qn", "256" }, FG(smail_threads, 256)),
@@ -442,7 +447,7 @@ static const struct tcase cases[] = {
 
 	/* service disable flags together */
 	OK("all disabled", .argv = { "-S-", "-X-", "-P-", "-B-", "-F-",
-	    "-C-", "-W-" }, .env = "-Y-", .check = check_all_disabled),
+	    "-C-", "-W-", "-U-" }, .env = "-Y-", .check = check_all_disabled),
 
 	/* MAIL_CMD_LINE: appended after argv */
 	OK("env alone", .argv = { NULL }, .env = "-Sp 26",
