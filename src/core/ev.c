@@ -376,10 +376,14 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
+	/*
+	 * The callback may be a deferred one from an earlier flush: a reply
+	 * queued since then must still go out before the close.
+	 */
 	if (c->tls == CONN_TLS_FLUSH)
 		conn_schedule(c);
-	else if (c->closing)
+	else if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_finish(c);
 }
 

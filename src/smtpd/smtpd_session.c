@@ -158,14 +158,17 @@ smtp_config(struct smtpd_session *s)
 	snprintf(name, sizeof(name), "SmtpConfig-%s,%d",
 	    conn_local_ip(s->conn), conn_local_port(s->conn));
 	v = config_var(s->cfg, name);
+	/*
+	 * RFC 6409: submission needs authentication over TLS; only a line
+	 * for its own address and port may say otherwise.
+	 */
+	if (v == NULL && s->opts->submission)
+		v = "MailAuth,WantTLS";
 	if (v == NULL) {
 		snprintf(name, sizeof(name), "SmtpConfig-%s",
 		    conn_local_ip(s->conn));
 		v = config_var(s->cfg, name);
 	}
-	/* RFC 6409: submission needs authentication over TLS. */
-	if (v == NULL && s->opts->submission)
-		v = "MailAuth,WantTLS";
 	if (v == NULL)
 		v = config_var(s->cfg, "SmtpConfig");
 	while (v != NULL && *v != '\0') {
