@@ -64,11 +64,14 @@ run: build
 	@echo
 	@echo "Try, from another terminal:"
 	@echo "  send a mail:     swaks --server 127.0.0.1 --port 2525 --to demo@$(RUN_DOMAIN)"
-	@echo "  read it:         ls $(RUN_ROOT)/domains/$(RUN_DOMAIN)/demo/Maildir/new/"
+	@echo "  read it (POP3S): curl -k pop3s://127.0.0.1:2995/1 --user demo@$(RUN_DOMAIN):demo"
+	@echo "  or on disk:      ls $(RUN_ROOT)/domains/$(RUN_DOMAIN)/demo/Maildir/new/"
+	@echo "  submit with AUTH over TLS (port 2587):"
+	@echo "                   swaks --server 127.0.0.1 --port 2587 --tls --auth PLAIN \\"
+	@echo "                     --auth-user demo@$(RUN_DOMAIN) --auth-password demo --to demo@$(RUN_DOMAIN)"
 	@printf '%s\n' "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
 	@echo "  stop cleanly:    touch $(RUN_ROOT)/.shutdown"
-	@echo "POP3 (2110), TLS and CTRL (6017) arrive with the next releases;"
-	@echo "their options are already accepted."
+	@echo "CTRL (6017) arrives with a next release; its options are already accepted."
 	@echo
 	exec $(BUILD)/postroom serve -Ms $(RUN_ROOT) $(RUN_OPTS)
 

@@ -28,6 +28,7 @@
 #include "core/tls.h"
 #include "core/work.h"
 #include "fingerd/fingerd.h"
+#include "pop3d/pop3d.h"
 #include "queue/queue_lmail.h"
 #include "queue/queue_local.h"
 #include "smtpd/smtpd.h"
@@ -48,6 +49,8 @@ struct serve {
 	atomic_bool		 stopping;
 	struct timespec		 stop_at;
 	struct ev_service	 finger;
+	struct ev_service	 pop3, pop3s;
+	struct pop3d_opts	 pop3_opts;	/* -P*, shared by POP3S */
 	struct ev_service	 smtp, smtps, submit;
 	struct event		*lmail;		/* -Lt local mailer timer */
 	bool			 lmail_busy;	/* a pass is running */
@@ -214,6 +217,37 @@ serve_smtp(struct serve *s)
 	return 0;
 }
 
+/* serve_pop3 - the POP3 (-P*) and POP3S (-B*) listeners; POP3S shares the
+ * -P timeout, log and limits, as in XMail */
+static int
+serve_pop3(struct serve *s)
+{
+	const struct svc_opts *p = &s->o.svc[SVC_POP3];
+	const struct svc_opts *b = &s->o.svc[SVC_POP3S];
+
+	s->pop3_opts.timeout = p->timeout;
+	s->pop3_opts.max_sessions = p->max_sessions;
+	s->pop3_opts.log = p->log;
+	s->pop3_opts.login_delay = s->o.pop3_login_delay;
+	s->pop3_opts.hang = s->o.pop3_hang;
+	s->pop3_opts.maildir = s->o.maildir;
+	if (!p->disabled) {
+		pop3d_service_init(&s->pop3, &s->pop3_opts, false);
+		s->pop3.rcvbuf = s->o.rcvbuf;
+		s->pop3.sndbuf = s->o.sndbuf;
+		if (serve_listen(&s->pop3, p) == -1)
+			return -1;
+	}
+	if (!b->disabled) {
+		pop3d_service_init(&s->pop3s, &s->pop3_opts, true);
+		s->pop3s.rcvbuf = s->o.rcvbuf;
+		s->pop3s.sndbuf = s->o.sndbuf;
+		if (serve_listen(&s->pop3s, b) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* serve_services - set up and bind every implemented service */
 static int
 serve_services(struct serve *s)
@@ -221,6 +255,8 @@ serve_services(struct serve *s)
 	const struct svc_opts *f = &s->o.svc[SVC_FINGER];
 
 	if (serve_smtp(s) == -1)
+		return -1;
+	if (serve_pop3(s) == -1)
 		return -1;
 
 	if (!f->disabled) {
@@ -543,6 +579,11 @@ cli_serve_main(int argc, char **argv)
 	}
 	if (serve_pidfile(&s) == -1) {
 		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	/* POP3 locks of a server that died (the MailRoot lock is ours). */
+	if (pop3d_locks_wipe(s.o.mailroot) == -1) {
+		rc = EX_CANTCREAT;
 		goto out;
 	}
 	if (fs_exists(s.shutdown_path)) {

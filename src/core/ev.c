@@ -35,6 +35,8 @@
 #define EV_LINGER_SECONDS	2	/* drain input after our last byte */
 #define EV_ACCEPT_PAUSE_MS	500	/* listeners rest after EMFILE */
 #define EV_RAW_HIGHWAT		(256 * 1024)	/* read-ahead in raw mode */
+#define EV_OUT_HIGHWAT		(1024 * 1024)	/* queued output that stops
+						   input processing */
 
 /* TLS state of a connection. */
 enum conn_tls {
@@ -64,6 +66,7 @@ struct conn {
 	bool			 in_cb;		/* inside a handler callback */
 	bool			 freed;		/* free requested in a callback */
 	bool			 lingering;	/* output done, draining input */
+	bool			 out_full;	/* waiting for output to drain */
 	struct sockaddr_storage	 peer, local;
 	char			 peer_ip[EV_IP_MAX], local_ip[EV_IP_MAX];
 	struct conn		*hnext;		/* id hash chain */
@@ -315,6 +318,16 @@ conn_process(struct conn *c)
 	}
 	while (!c->paused && !c->closing && !c->freed &&
 	    c->tls != CONN_TLS_HANDSHAKE) {
+		/*
+		 * A client that pipelines commands without reading the
+		 * replies (RETR after RETR) is not served until the output
+		 * drains: memory per connection stays bounded.
+		 */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    EV_OUT_HIGHWAT) {
+			c->out_full = true;
+			break;
+		}
 		if (c->skipping) {
 			if (line_discard(in) == 0)
 				break;
@@ -380,9 +393,10 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	 * The callback may be a deferred one from an earlier flush: a reply
 	 * queued since then must still go out before the close.
 	 */
-	if (c->tls == CONN_TLS_FLUSH)
+	if (c->tls == CONN_TLS_FLUSH || c->out_full) {
+		c->out_full = false;
 		conn_schedule(c);
-	else if (c->closing &&
+	} else if (c->closing &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_finish(c);
 }

@@ -142,7 +142,11 @@ int			 conn_local_port(const struct conn *c);
 /* conn_find - the live connection with this id on loop l, or NULL. */
 struct conn	*conn_find(struct ev_loop *l, uint64_t id);
 
-/* conn_write - queue bytes for sending.  Returns 0 or -1. */
+/*
+ * conn_write - queue bytes for sending.  Returns 0 or -1.  While more
+ * than 1 MiB is queued, no further input is delivered (a client that
+ * pipelines without reading its replies waits; memory stays bounded).
+ */
 int	conn_write(struct conn *c, const void *p, size_t n);
 
 /* conn_printf - queue formatted text.  Returns 0 or -1. */

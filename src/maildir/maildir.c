@@ -72,9 +72,11 @@ maildir_host_init(void)
 	maildir_host[o] = '\0';
 }
 
-/* maildir_name_make - "<secs>.M<usecs>P<pid>Q<seq>.<host>,S=<size>" */
+/*
+ * maildir_name_make - "<secs>.M<usecs>P<pid>Q<seq>.<host>,S=<size>,W=<vsize>"
+ */
 static int
-maildir_name_make(char *out, size_t size, size_t msgsize)
+maildir_name_make(char *out, size_t size, size_t msgsize, size_t vsize)
 {
 	struct timeval tv;
 	uint64_t seq;
@@ -83,9 +85,9 @@ maildir_name_make(char *out, size_t size, size_t msgsize)
 	(void)pthread_once(&maildir_host_once, maildir_host_init);
 	(void)gettimeofday(&tv, NULL);
 	seq = atomic_fetch_add(&maildir_seq, 1) + 1;
-	n = snprintf(out, size, "%lld.M%ldP%ldQ%" PRIu64 ".%s,S=%zu",
+	n = snprintf(out, size, "%lld.M%ldP%ldQ%" PRIu64 ".%s,S=%zu,W=%zu",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), seq,
-	    maildir_host, msgsize);
+	    maildir_host, msgsize, vsize);
 	if (n < 0 || (size_t)n >= size || (size_t)n > MAILDIR_NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -128,6 +130,50 @@ maildir_crlf_count(const char *data, size_t len)
 		if (p + 1 < end && p[1] == '\n')
 			n++;
 		p++;
+	}
+	return n;
+}
+
+/* maildir_bare_lf - LFs in p[0..len) not preceded by CR; prev: the byte
+ * before p ('\0' for none) */
+static size_t
+maildir_bare_lf(const char *p, size_t len, char prev)
+{
+	const char *end = p + len, *nl, *start = p;
+	size_t n = 0;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if ((nl > start ? nl[-1] : prev) != '\r')
+			n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/*
+ * maildir_vsize - POP3 size (maildir.h) of the stored file: prefix, then
+ * data with every CRLF written as LF, where `size` is that file's size.
+ * An LF of data whose CR is dropped on disk follows the byte before that
+ * CR in the file, so "\r\r\n" is stored as a CRLF and counts nothing
+ * extra.  Must agree with what maildir_list computes from the file.
+ */
+static size_t
+maildir_vsize(const struct buf *prefix, const char *data, size_t len,
+    size_t size)
+{
+	const char *p = data, *end = data + len, *nl;
+	char last = prefix->len > 0 ? prefix->data[prefix->len - 1] : '\0';
+	char prev;
+	size_t n = size + maildir_bare_lf(prefix->data, prefix->len, '\0');
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl > data && nl[-1] == '\r')
+			prev = nl - 1 > data ? nl[-2] : last;
+		else
+			prev = nl > data ? nl[-1] : last;
+		if (prev != '\r')
+			n++;
+		p = nl + 1;
 	}
 	return n;
 }
@@ -264,12 +310,13 @@ maildir_tmp_write(const char *path, const struct buf *prefix,
  */
 static int
 maildir_store(const struct maildir_dest *d, const struct buf *prefix,
-    const char *data, size_t len, size_t size, char *name, size_t namesz)
+    const char *data, size_t len, size_t size, size_t vsize, char *name,
+    size_t namesz)
 {
 	char tmpname[MAILDIR_NAME_MAX + 8], tmp[PATH_MAX], dst[PATH_MAX];
 	int e;
 
-	if (maildir_name_make(name, namesz, size) == -1)
+	if (maildir_name_make(name, namesz, size, vsize) == -1)
 		return -1;
 	(void)snprintf(tmpname, sizeof(tmpname), d->dot_tmp ? ".%s.tmp" :
 	    "%s", name);
@@ -319,7 +366,7 @@ maildir_deliver(const char *acctdir, bool maildir, const char *return_path,
 	char name[MAILDIR_NAME_MAX + 1];
 	struct maildir_dest d;
 	struct buf prefix;
-	size_t size, namesz = sizeof(name);
+	size_t size, vsize, namesz = sizeof(name);
 	int tries, r = -1;
 
 	if (!maildir_value_ok(return_path) || !maildir_value_ok(delivered_to) ||
@@ -336,6 +383,7 @@ maildir_deliver(const char *acctdir, bool maildir, const char *return_path,
 		goto out;
 	}
 	size = prefix.len + len - maildir_crlf_count(data, len);
+	vsize = maildir_vsize(&prefix, data, len, size);
 	if (maildir_dest_init(&d, acctdir, maildir) == -1) {
 		log_error("maildir: %s: %m", acctdir);
 		goto out;
@@ -344,7 +392,8 @@ maildir_deliver(const char *acctdir, bool maildir, const char *return_path,
 	if (name_out != NULL && name_size < namesz)
 		namesz = name_size;
 	for (tries = 0; tries < MAILDIR_TRIES && r == -1; tries++) {
-		r = maildir_store(&d, &prefix, data, len, size, name, namesz);
+		r = maildir_store(&d, &prefix, data, len, size, vsize, name,
+		    namesz);
 		if (r == -1 && errno != EEXIST)
 			break;
 	}
@@ -479,4 +528,461 @@ maildir_size(const char *acctdir, bool maildir)
 		}
 	}
 	return total;
+}
+
+/*
+ * Reading side: listings, POP3 conversion, removal (maildir.h).
+ */
+
+#define MAILDIR_READ_CHUNK	65536	/* read(2) size when reading files */
+#define MAILDIR_XMAIL_MS	100000000000ULL	/* 12 digits: milliseconds */
+
+/* One read buffer per thread for both readers (they never nest). */
+static _Thread_local char	maildir_rbuf[MAILDIR_READ_CHUNK];
+
+static const char *const maildir_sub_dir[] = {
+	[MAILDIR_SUB_NEW] = "Maildir/new",
+	[MAILDIR_SUB_CUR] = "Maildir/cur",
+	[MAILDIR_SUB_MBOX] = "mailbox",
+};
+
+/* maildir_name_num - the decimal number after `tag` (",S=" or ",W=") in
+ * the base name (before ':'); false when absent or malformed */
+static bool
+maildir_name_num(const char *name, size_t base_len, const char *tag,
+    uint64_t *out)
+{
+	const char *p = name, *end = name + base_len;
+	size_t tlen = strlen(tag);
+	uint64_t v;
+
+	while ((p = memchr(p, ',', (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) > tlen && memcmp(p, tag, tlen) == 0) {
+			p += tlen;
+			for (v = 0; p < end && *p >= '0' && *p <= '9'; p++) {
+				if (CKD_MUL(&v, v, 10) ||
+				    CKD_ADD(&v, v, (uint64_t)(*p - '0')))
+					return false;
+			}
+			if (p < end && *p != ',')
+				return false;
+			*out = v;
+			return p[-1] >= '0' && p[-1] <= '9';
+		}
+		p++;
+	}
+	return false;
+}
+
+/* maildir_digits - leading decimal number of p; false if none/too big */
+static bool
+maildir_digits(const char *p, uint64_t *v, const char **end)
+{
+	*v = 0;
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (CKD_MUL(v, *v, 10) || CKD_ADD(v, *v, (uint64_t)(*p - '0')))
+			return false;
+	*end = p;
+	return true;
+}
+
+/*
+ * maildir_name_key - delivery time in microseconds from a name:
+ * "<secs>.M<usecs>..." (Maildir), "<msecs>...." (XMail); 0 when the
+ * name does not start with a number.
+ */
+static uint64_t
+maildir_name_key(const char *name)
+{
+	uint64_t t, us;
+	const char *p;
+
+	if (!maildir_digits(name, &t, &p))
+		return 0;
+	if (t >= MAILDIR_XMAIL_MS)
+		return CKD_MUL(&t, t, 1000) ? UINT64_MAX : t;
+	if (CKD_MUL(&t, t, 1000000))
+		return UINT64_MAX;
+	if (p[0] == '.' && p[1] == 'M' && maildir_digits(p + 2, &us, &p) &&
+	    us < 1000000)
+		t += us;
+	return t;
+}
+
+/* maildir_msg_cmp - delivery order, then name (qsort) */
+static int
+maildir_msg_cmp(const void *a, const void *b)
+{
+	const struct maildir_msg *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* maildir_fd_pop3_size - POP3 size of an open file from its content */
+static int
+maildir_fd_pop3_size(int fd, uint64_t *out)
+{
+	char *chunk = maildir_rbuf, prev = '\0';
+	uint64_t n = 0;
+	ssize_t got;
+
+	for (;;) {
+		got = read(fd, chunk, sizeof(maildir_rbuf));
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1)
+			return -1;
+		if (got == 0)
+			break;
+		n += (uint64_t)got + maildir_bare_lf(chunk, (size_t)got, prev);
+		prev = chunk[got - 1];
+	}
+	*out = n;
+	return 0;
+}
+
+/* maildir_entry_sizes - size and POP3 size of one file read from disk;
+ * 1 = skip (not a regular file, or gone) */
+static int
+maildir_entry_sizes(int dfd, const char *name, struct maildir_msg *m,
+    bool have_w)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK);
+	if (fd == -1)
+		return errno == ENOENT || errno == ELOOP ? 1 : -1;
+	if (fstat(fd, &st) == -1) {
+		r = -1;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = 1;
+	} else {
+		m->size = (uint64_t)st.st_size;
+		r = have_w ? 0 : maildir_fd_pop3_size(fd, &m->pop3_size);
+	}
+	(void)close(fd);
+	return r;
+}
+
+/* maildir_list_add - append one entry (takes the sizes already set) */
+static int
+maildir_list_add(struct maildir_list *l, size_t *cap,
+    const struct maildir_msg *m, const char *name)
+{
+	struct maildir_msg *v;
+	size_t ncap;
+
+	if (l->n == *cap) {
+		ncap = *cap == 0 ? 64 : *cap * 2;
+		if (ncap > SIZE_MAX / sizeof(*v)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((v = realloc(l->msgs, ncap * sizeof(*v))) == NULL)
+			return -1;
+		l->msgs = v;
+		*cap = ncap;
+	}
+	l->msgs[l->n] = *m;
+	if ((l->msgs[l->n].name = strdup(name)) == NULL)
+		return -1;
+	l->n++;
+	return 0;
+}
+
+/* maildir_list_entry - look at one directory entry; adds it if a message */
+static int
+maildir_list_entry(struct maildir_list *l, size_t *cap, int dfd,
+    const struct dirent *de, enum maildir_sub sub)
+{
+	struct maildir_msg m = { .sub = sub };
+	const char *colon;
+	bool have_s, have_w;
+	int r = 0;
+
+	if (de->d_name[0] == '.')
+		return 0;
+	if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+		return 0;
+	colon = sub == MAILDIR_SUB_MBOX ? NULL : strchr(de->d_name, ':');
+	m.uid_len = colon != NULL ? (size_t)(colon - de->d_name) :
+	    strlen(de->d_name);
+	if (m.uid_len == 0)
+		return 0;
+	have_s = maildir_name_num(de->d_name, m.uid_len, ",S=", &m.size);
+	have_w = maildir_name_num(de->d_name, m.uid_len, ",W=",
+	    &m.pop3_size);
+	/* Both in the name of a known regular file: no file access. */
+	if (!have_s || !have_w || de->d_type != DT_REG)
+		r = maildir_entry_sizes(dfd, de->d_name, &m, have_w);
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	m.key = maildir_name_key(de->d_name);
+	if (maildir_list_add(l, cap, &m, de->d_name) == -1)
+		return -1;
+	l->pop3_total += m.pop3_size;
+	return 0;
+}
+
+/* maildir_list_dir - add the messages of one directory */
+static int
+maildir_list_dir(struct maildir_list *l, size_t *cap, const char *acctdir,
+    enum maildir_sub sub)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (fs_path(path, sizeof(path), acctdir, maildir_sub_dir[sub]) == -1)
+		return -1;
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				r = -1;
+			break;
+		}
+		if (maildir_list_entry(l, cap, dirfd(d), de, sub) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	(void)closedir(d);
+	return r;
+}
+
+/* maildir_list - snapshot of a mailbox in delivery order */
+int
+maildir_list(const char *acctdir, bool maildir, bool scan_cur,
+    struct maildir_list *out)
+{
+	size_t cap = 0;
+	int r, e;
+
+	memset(out, 0, sizeof(*out));
+	if (!maildir) {
+		r = maildir_list_dir(out, &cap, acctdir, MAILDIR_SUB_MBOX);
+	} else {
+		r = maildir_list_dir(out, &cap, acctdir, MAILDIR_SUB_NEW);
+		if (r == 0 && scan_cur)
+			r = maildir_list_dir(out, &cap, acctdir,
+			    MAILDIR_SUB_CUR);
+	}
+	if (r == -1) {
+		e = errno;
+		log_warn("maildir: listing %s: %m", acctdir);
+		maildir_list_free(out);
+		errno = e;
+		return -1;
+	}
+	if (out->n > 1)
+		qsort(out->msgs, out->n, sizeof(*out->msgs), maildir_msg_cmp);
+	return 0;
+}
+
+/* maildir_list_free - release a listing */
+void
+maildir_list_free(struct maildir_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->msgs[i].name);
+	free(l->msgs);
+	memset(l, 0, sizeof(*l));
+}
+
+/* maildir_msg_path - full path of a listed message */
+int
+maildir_msg_path(const char *acctdir, const struct maildir_msg *m,
+    char *out, size_t size)
+{
+	char dir[PATH_MAX];
+
+	if ((unsigned)m->sub >= nitems(maildir_sub_dir) ||
+	    fs_path(dir, sizeof(dir), acctdir, maildir_sub_dir[m->sub]) == -1)
+		return -1;
+	return fs_path(out, size, dir, m->name);
+}
+
+/* maildir_msg_open - open a listed message */
+int
+maildir_msg_open(const char *acctdir, const struct maildir_msg *m)
+{
+	char path[PATH_MAX];
+
+	if (maildir_msg_path(acctdir, m, path, sizeof(path)) == -1)
+		return -1;
+	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* State of the POP3 conversion (maildir_pop3_copy). */
+struct maildir_conv {
+	maildir_sink	*sink;
+	void		*arg;
+	char		 out[16384];	/* staged output */
+	size_t		 used;
+	bool		 bol;		/* at the start of a line */
+	bool		 cr;		/* a CR is held back */
+	bool		 header;	/* still in the header section */
+	bool		 stop;		/* TOP: enough lines, or sink error */
+	bool		 failed;	/* the sink returned -1 */
+	long		 left;		/* body lines to go, -1 = all */
+};
+
+/* conv_flush - hand the staged output to the sink */
+static void
+conv_flush(struct maildir_conv *c)
+{
+	if (c->used > 0 && !c->failed && c->sink(c->arg, c->out, c->used) ==
+	    -1) {
+		c->failed = true;
+		c->stop = true;
+	}
+	c->used = 0;
+}
+
+/* conv_put - stage one output byte */
+static inline void
+conv_put(struct maildir_conv *c, char ch)
+{
+	c->out[c->used++] = ch;
+	if (c->used == sizeof(c->out))
+		conv_flush(c);
+}
+
+/* conv_text - one byte of line content; RFC 1939 3 dot-stuffing */
+static inline void
+conv_text(struct maildir_conv *c, char ch)
+{
+	if (c->bol) {
+		c->bol = false;
+		if (ch == '.')
+			conv_put(c, '.');
+	}
+	conv_put(c, ch);
+}
+
+/* conv_eol - end of a line: CRLF, and count TOP's lines */
+static void
+conv_eol(struct maildir_conv *c)
+{
+	bool empty = c->bol;
+
+	conv_put(c, '\r');
+	conv_put(c, '\n');
+	c->bol = true;
+	if (c->header) {
+		if (!empty)
+			return;
+		c->header = false;	/* RFC 5322 2.1: end of the header */
+		if (c->left == 0)
+			c->stop = true;
+		return;
+	}
+	if (c->left > 0 && --c->left == 0)
+		c->stop = true;
+}
+
+/* conv_feed - convert a chunk of the file */
+static void
+conv_feed(struct maildir_conv *c, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && !c->stop; i++) {
+		if (c->cr) {
+			c->cr = false;
+			if (p[i] == '\n') {
+				conv_eol(c);
+				continue;
+			}
+			conv_text(c, '\r');	/* a bare CR is content */
+		}
+		if (p[i] == '\r')
+			c->cr = true;
+		else if (p[i] == '\n')
+			conv_eol(c);
+		else
+			conv_text(c, p[i]);
+	}
+}
+
+/* maildir_pop3_copy - the message in POP3 form, to a sink */
+int
+maildir_pop3_copy(int fd, long body_lines, maildir_sink *sink, void *arg)
+{
+	struct maildir_conv *c = calloc(1, sizeof(*c));
+	char *chunk = maildir_rbuf;
+	ssize_t got;
+	int r = 0;
+
+	if (c == NULL)
+		return -1;
+	c->sink = sink;
+	c->arg = arg;
+	c->bol = c->header = true;
+	c->left = body_lines < 0 ? -1 : body_lines;
+	while (!c->stop) {
+		got = read(fd, chunk, sizeof(maildir_rbuf));
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			r = got == 0 ? 0 : -1;
+			break;
+		}
+		conv_feed(c, chunk, (size_t)got);
+	}
+	if (r == 0 && !c->stop) {
+		if (c->cr)
+			conv_text(c, '\r');
+		if (!c->bol)
+			conv_eol(c);
+	}
+	conv_flush(c);
+	if (c->failed)
+		r = -1;
+	free(c);
+	return r;
+}
+
+/* maildir_msg_delete - remove a listed message */
+int
+maildir_msg_delete(const char *acctdir, const struct maildir_msg *m)
+{
+	char path[PATH_MAX];
+
+	if (maildir_msg_path(acctdir, m, path, sizeof(path)) == -1)
+		return -1;
+	if (unlink(path) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* maildir_sync - fsync the message directories */
+int
+maildir_sync(const char *acctdir, bool maildir)
+{
+	enum maildir_sub first = maildir ? MAILDIR_SUB_NEW : MAILDIR_SUB_MBOX;
+	enum maildir_sub last = maildir ? MAILDIR_SUB_CUR : MAILDIR_SUB_MBOX;
+	char path[PATH_MAX];
+	int sub, r = 0;
+
+	for (sub = (int)first; sub <= (int)last; sub++) {
+		if (fs_path(path, sizeof(path), acctdir,
+		    maildir_sub_dir[sub]) == -1)
+			return -1;
+		if (fs_is_dir(path) && fs_fsync_dir(path) == -1)
+			r = -1;
+	}
+	return r;
 }
