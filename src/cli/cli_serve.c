@@ -275,6 +275,7 @@ static int
 serve_drop_privileges(const struct serve *s)
 {
 	struct passwd *pw;
+	char locks[4096];
 
 	if (s->o.user[0] == '\0')
 		return 0;
@@ -287,6 +288,10 @@ serve_drop_privileges(const struct serve *s)
 		log_error("--user %s: no such user", s->o.user);
 		return -1;
 	}
+	/* pop3locks/ may just have been created by pop3d_locks_wipe. */
+	if (fs_path(locks, sizeof(locks), s->o.mailroot, "pop3locks") == 0 &&
+	    lchown(locks, pw->pw_uid, pw->pw_gid) == -1 && errno != ENOENT)
+		log_warn("%s: %s", locks, strerror(errno));
 	if (fchown(s->pid_fd, pw->pw_uid, pw->pw_gid) == -1 ||
 	    setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1) {

@@ -206,8 +206,11 @@ def test_privilege_drop(start_server):
             for f in filenames:
                 os.chown(os.path.join(dirpath, f), nobody.pw_uid,
                          nobody.pw_gid)
+        # A missing pop3locks/ is created as root, then handed over.
+        shutil.rmtree(root / "pop3locks")
         srv = start_server(root, "--user", "nobody", "-Fl")
         assert "running as user nobody" in srv.log()
+        assert (root / "pop3locks").stat().st_uid == nobody.pw_uid
         with open("/proc/%d/status" % srv.proc.pid) as f:
             uids = [l for l in f if l.startswith(("Uid:", "Gid:"))]
         assert uids[0].split()[1:] == [str(nobody.pw_uid)] * 4
@@ -217,6 +220,18 @@ def test_privilege_drop(start_server):
             b"EMail")
         logs = list((root / "logs").glob("finger-*"))
         assert logs and logs[0].stat().st_uid == nobody.pw_uid
+        # POP3S: the key was read as root; logins lock as nobody.
+        import poplib
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        p = poplib.POP3_SSL("127.0.0.1", srv.ports["pop3s"], context=ctx,
+                            timeout=10)
+        p.user("alice@" + DOMAIN)
+        p.pass_("secret")
+        assert p.stat() == (0, 0)
+        p.quit()
         srv.signal(signal.SIGTERM)
         assert srv.wait_exit() == 0
     finally:
