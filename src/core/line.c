@@ -66,3 +66,15 @@ line_has_ctl_eol(const char *s, size_t n)
 	return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL ||
 	    memchr(s, '\0', n) != NULL;
 }
+
+/* line_has_8bit - any byte above 127 */
+bool
+line_has_8bit(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] > 127)
+			return true;
+	return false;
+}

@@ -41,4 +41,7 @@ int	line_discard(struct evbuffer *in);
 /* line_has_ctl_eol - true when `s` (n bytes) contains a CR, LF or NUL. */
 bool	line_has_ctl_eol(const char *s, size_t n);
 
+/* line_has_8bit - true when `s` (n bytes) has a byte above 127. */
+bool	line_has_8bit(const char *s, size_t n);
+
 #endif

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "core/cmdtab.h"
 #include "core/ev.h"
+#include "core/line.h"
 #include "core/log.h"
 #include "core/tls.h"
 #include "pop3d/pop3d_int.h"
@@ -98,18 +99,6 @@ static const struct cmdtab_row pop3d_cmds[] = {
 	{ "QUIT", ANY, CMDTAB_F_GROUP_END, CMDTAB_ARG_NONE, cmd_quit },
 };
 
-/* has_8bit - any byte above 127 */
-static bool
-has_8bit(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] > 127)
-			return true;
-	return false;
-}
-
 /*
  * pop3d_cmd_dispatch - one command line.  Commands are ASCII (RFC 1939
  * section 3); only a PASS argument may hold other bytes (UTF-8 passwords).
@@ -119,7 +108,7 @@ pop3d_cmd_dispatch(struct pop3d_session *s, char *line, size_t len)
 {
 	const struct cmdtab_row *row;
 
-	if (has_8bit(line, len) && strncasecmp(line, "PASS ", 5) != 0) {
+	if (line_has_8bit(line, len) && strncasecmp(line, "PASS ", 5) != 0) {
 		pop3d_err(s, "Invalid command");
 		return;
 	}

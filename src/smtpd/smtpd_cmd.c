@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "core/ev.h"
+#include "core/line.h"
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/work.h"
@@ -711,18 +712,6 @@ bad_state_reply(struct smtpd_session *s, const char *verb)
 		smtpd_reply(s, 503, "5.5.1 Bad sequence of commands");
 }
 
-/* has_8bit - any byte above 127 */
-static bool
-has_8bit(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] > 127)
-			return true;
-	return false;
-}
-
 /* smtpd_cmd_dispatch - one command line */
 void
 smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
@@ -732,7 +721,7 @@ smtpd_cmd_dispatch(struct smtpd_session *s, char *line, size_t len)
 	size_t i;
 
 	/* 8-bit only in MAIL/RCPT arguments with SMTPUTF8 (RFC 6531 3.3). */
-	if (has_8bit(line, len) && strncasecmp(line, "MAIL ", 5) != 0 &&
+	if (line_has_8bit(line, len) && strncasecmp(line, "MAIL ", 5) != 0 &&
 	    strncasecmp(line, "RCPT ", 5) != 0) {
 		smtpd_reply(s, 500, "5.5.2 Non-ASCII characters in command");
 		return;

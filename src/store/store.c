@@ -108,10 +108,10 @@ user_fill(const struct tab_rec *r, struct store_user *u)
 	return 0;
 }
 
-/* user_lookup - mailusers.tab entry for name@domain */
-static int
-user_lookup(const struct config *cfg, const char *name, const char *domain,
-    struct store_user *u)
+/* store_user_record - mailusers.tab record of name@domain */
+const struct tab_rec *
+store_user_record(const struct config *cfg, const char *name,
+    const char *domain, struct store_user *u)
 {
 	const struct tab *t = config_tab(cfg, CFG_MAILUSERS);
 	size_t i;
@@ -121,9 +121,17 @@ user_lookup(const struct config *cfg, const char *name, const char *domain,
 
 		if (r->n >= 6 && strcasecmp(r->f[0], domain) == 0 &&
 		    strcasecmp(r->f[1], name) == 0)
-			return user_fill(r, u);
+			return user_fill(r, u) == 0 ? r : NULL;
 	}
-	return -1;
+	return NULL;
+}
+
+/* user_lookup - mailusers.tab entry for name@domain */
+static int
+user_lookup(const struct config *cfg, const char *name, const char *domain,
+    struct store_user *u)
+{
+	return store_user_record(cfg, name, domain, u) != NULL ? 0 : -1;
 }
 
 /* alias_target - resolve one aliases.tab target */

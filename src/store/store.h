@@ -64,6 +64,16 @@ int	store_user_find(const struct config *cfg, const char *name,
 	    const char *domain, struct store_user *u) WARN_UNUSED_RESULT;
 
 /*
+ * store_user_record - the mailusers.tab record of account name@domain
+ * (the domain as written there; no alias mapping), case-insensitive,
+ * copied into *u.  NULL when there is none.  The record (domain, name,
+ * password, id, directory, type) points into the snapshot.
+ */
+const struct tab_rec	*store_user_record(const struct config *cfg,
+			    const char *name, const char *domain,
+			    struct store_user *u);
+
+/*
  * store_user_path - "<mailroot>/domains/<domain lower-cased>/<dir>" into
  * out.  Returns 0 or -1 (too long).
  */

@@ -118,44 +118,21 @@ store_login_split(const char *login, const char *default_domain,
 	return 0;
 }
 
-/* account_fill - copy a mailusers.tab record */
-static int
-account_fill(const struct tab_rec *r, struct store_user *u)
-{
-	if (!str_copy(u->domain, r->f[0], sizeof(u->domain)) ||
-	    !str_copy(u->name, r->f[1], sizeof(u->name)) ||
-	    !str_copy(u->dir, r->f[4], sizeof(u->dir)))
-		return -1;
-	u->id = strtoul(r->f[3], NULL, 10);
-	u->type = (char)toupper((unsigned char)r->f[5][0]);
-	return 0;
-}
-
 /* store_account_find - mailusers.tab account, no aliases.tab */
 int
 store_account_find(const struct config *cfg, const char *name,
     const char *domain, struct store_user *u, const char **secret)
 {
-	const struct tab *t = config_tab(cfg, CFG_MAILUSERS);
 	const char *real = store_domain_resolve(cfg, domain);
-	size_t i;
+	const struct tab_rec *r;
 
 	/* An unhandled domain is looked up as given, as XMail does. */
-	if (real == NULL)
-		real = domain;
-	for (i = 0; i < t->nrecs; i++) {
-		const struct tab_rec *r = &t->recs[i];
-
-		if (r->n < 6 || strcasecmp(r->f[0], real) != 0 ||
-		    strcasecmp(r->f[1], name) != 0)
-			continue;
-		if (account_fill(r, u) == -1)
-			return -1;
-		if (secret != NULL)
-			*secret = r->f[2];
-		return 0;
-	}
-	return -1;
+	r = store_user_record(cfg, name, real != NULL ? real : domain, u);
+	if (r == NULL)
+		return -1;
+	if (secret != NULL)
+		*secret = r->f[2];
+	return 0;
 }
 
 /* hex_lower - lower-case hex of n bytes into out (2n + 1 bytes) */

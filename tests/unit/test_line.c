@@ -112,6 +112,9 @@ test_ctl_eol(void **state)
 	assert_true(line_has_ctl_eol("a\rc", 3));
 	assert_true(line_has_ctl_eol("a\nc", 3));
 	assert_true(line_has_ctl_eol("a\0c", 3));
+	assert_false(line_has_8bit("abc\x7f", 4));
+	assert_true(line_has_8bit("a\xc3\xa9", 3));
+	assert_false(line_has_8bit("\xff", 0));
 }
 
 int
