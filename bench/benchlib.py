@@ -1,4 +1,5 @@
-"""Shared helpers of the SMTP benchmarks (bench/smtp-accept, bench/smtp-idle).
+"""Shared helpers of the benchmarks (bench/smtp-accept, bench/smtp-idle,
+bench/smtps-handshake, bench/pop3-retr).
 
 Everything here talks to 127.0.0.1 only and every wait is bounded.
 """
@@ -114,12 +115,53 @@ class CpuMeter:
                 "cores_busy": ncpu * busy / total}
 
 
+_SERVE_HELP = {}
+
+
+def serve_knows(binary, option):
+    """Whether `binary serve --help` lists option (e.g. "-U-")."""
+    if binary not in _SERVE_HELP:
+        try:
+            r = subprocess.run([binary, "serve", "--help"],
+                               stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=10)
+            _SERVE_HELP[binary] = r.stdout + r.stderr
+        except (OSError, subprocess.TimeoutExpired):
+            _SERVE_HELP[binary] = ""
+    return any(w == option for w in _SERVE_HELP[binary].split())
+
+
+def set_server_vars(root, values):
+    """Set (replace or add) variables in MailRoot/server.tab."""
+    path = os.path.join(root, "server.tab")
+    with open(path) as f:
+        lines = [ln for ln in f.read().splitlines()
+                 if not any(ln.startswith('"%s"' % k) for k in values)]
+    for k, v in values.items():
+        lines.append('"%s"\t"%s"' % (k, v))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def median(values):
+    v = sorted(values)
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 class Postroom:
     """A postroom server on a throwaway MailRoot with one account u@bench.test.
     """
 
     def __init__(self, binary, extra_args=(), split=23, tag="postroom",
-                 tmpdir="/tmp"):
+                 tmpdir="/tmp", enable=(), server_vars=None):
+        """enable: service letters to leave on besides SMTP (e.g. "X" for
+        SMTPS, "P" for POP3); every other service (finger, POP3, POP3S,
+        CTRL, CTRLS, SMTPS, submission) is disabled.  Their -xp/-xI options
+        go in extra_args.  server_vars: {name: value} set in server.tab
+        before the server starts."""
         self.binary = os.path.abspath(binary)
         if not os.access(self.binary, os.X_OK):
             raise BenchError("%s not found; run `make build`" % binary)
@@ -131,6 +173,8 @@ class Postroom:
         self.split = split
         self.log_path = os.path.join(self.tmp, "postroom.log")
         self.tag = tag
+        self.enable = set(enable)
+        self.server_vars = dict(server_vars or {})
 
     @property
     def maildir_new(self):
@@ -142,12 +186,16 @@ class Postroom:
                         "--split", str(self.split), "--user", "u:p",
                         self.root], check=True, stdout=subprocess.DEVNULL)
         self.no_quota()
+        if self.server_vars:
+            set_server_vars(self.root, self.server_vars)
         self.port = free_port()
         env = dict(os.environ, XMAIL_PID_DIR=self.tmp)
         env.pop("MAIL_CMD_LINE", None)
+        off = ["-%s-" % c for c in "FPBCWXU" if c not in self.enable]
+        if "-U-" in off and not serve_knows(self.binary, "-U-"):
+            off.remove("-U-")           # a binary without submission
         args = [self.binary, "serve", "-Ms", self.root,
-                "-Sp", str(self.port), "-SI", "127.0.0.1",
-                "-F-", "-P-", "-B-", "-C-", "-W-", "-X-"] + self.extra
+                "-Sp", str(self.port), "-SI", "127.0.0.1"] + off + self.extra
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
