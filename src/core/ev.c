@@ -67,6 +67,10 @@ struct conn {
 	bool			 freed;		/* free requested in a callback */
 	bool			 lingering;	/* output done, draining input */
 	bool			 out_full;	/* waiting for output to drain */
+	bool			 connecting;	/* conn_connect in progress */
+	bool			 client;	/* TLS client side */
+	int			 connect_timeout; /* seconds */
+	int			 err;		/* errno of the last failure */
 	struct sockaddr_storage	 peer, local;
 	char			 peer_ip[EV_IP_MAX], local_ip[EV_IP_MAX];
 	struct conn		*hnext;		/* id hash chain */
@@ -98,7 +102,9 @@ static void	conn_tls_switch(struct conn *c);
 static void	conn_tls_up(struct conn *c);
 static void	conn_tls_log_error(struct conn *c);
 static void	conn_bev_setup(struct conn *c);
+static void	conn_connected(struct conn *c, short what);
 static SSL	*conn_ssl_new(void);
+static int	conn_tls_begin(struct conn *c);
 
 /* ev_init - create the loops */
 int
@@ -408,10 +414,16 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (c->connecting) {
+		conn_connected(c, what);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		conn_tls_up(c);
 		return;
 	}
+	if (what & BEV_EVENT_ERROR)
+		c->err = EVUTIL_SOCKET_ERROR();
 	if (c->closing) {
 		conn_free(c);
 		return;
@@ -993,17 +1005,71 @@ conn_ssl_new(void)
 	return ssl;
 }
 
-/* conn_starttls - begin the upgrade to TLS */
+/* conn_starttls - begin the upgrade to TLS as the server */
 int
 conn_starttls(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-
 	if (c->tls != CONN_TLS_NONE || c->closing || c->freed)
 		return -1;
 	c->ssl = conn_ssl_new();
 	if (c->ssl == NULL)
 		return -1;
+	return conn_tls_begin(c);
+}
+
+/* conn_starttls_client - begin the upgrade to TLS as the client */
+int
+conn_starttls_client(struct conn *c, const char *servername)
+{
+	SSL_CTX *ctx;
+
+	if (c->tls != CONN_TLS_NONE || c->closing || c->freed)
+		return -1;
+	if ((ctx = tls_client_ctx()) == NULL)
+		return -1;
+	c->ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);
+	if (c->ssl == NULL)
+		return -1;
+	if (servername != NULL && *servername != '\0' &&
+	    (SSL_set_tlsext_host_name(c->ssl, servername) != 1 ||
+	    SSL_set1_host(c->ssl, servername) != 1)) {
+		ERR_clear_error();
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
+	c->client = true;
+	return conn_tls_begin(c);
+}
+
+/* conn_tls_verified - certificate verification result */
+bool
+conn_tls_verified(const struct conn *c, const char **why)
+{
+	long r;
+
+	if (c->tls != CONN_TLS_UP) {
+		if (why != NULL)
+			*why = "no TLS";
+		return false;
+	}
+	r = SSL_get_verify_result(c->ssl);
+	if (why != NULL)
+		*why = r == X509_V_OK && SSL_get0_peer_certificate(c->ssl) ==
+		    NULL ? "no certificate" : X509_verify_cert_error_string(r);
+	return r == X509_V_OK && SSL_get0_peer_certificate(c->ssl) != NULL;
+}
+
+/*
+ * conn_tls_begin - drop buffered input and wait for the clear reply to
+ * be flushed before the handshake (c->ssl is set)
+ */
+static int
+conn_tls_begin(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
 	/* Whatever the client pipelined after the command is dropped. */
 	if (evbuffer_get_length(in) > 0)
 		log_info("%s: peer=%s %zu octet(s) sent after the TLS command"
@@ -1013,8 +1079,8 @@ conn_starttls(struct conn *c)
 	c->skipping = false;
 	bufferevent_disable(c->bev, EV_READ);
 	c->tls = CONN_TLS_FLUSH;
-	if (!c->in_cb)
-		conn_schedule(c);
+	/* Nothing may be left to flush (a client): switch from the loop. */
+	conn_schedule(c);
 	return 0;
 }
 
@@ -1032,7 +1098,8 @@ conn_tls_switch(struct conn *c)
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;		/* conn_write_cb calls again */
 	bev = bufferevent_openssl_socket_new(c->loop->base, c->fd, c->ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    c->client ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		log_warn("%s: peer=%s cannot start TLS", c->svc->name,
 		    c->peer_ip);
@@ -1152,4 +1219,100 @@ conn_timer(struct conn *c, int ms, void (*fn)(struct conn *c))
 	tv.tv_usec = (ms % 1000) * 1000;
 	c->timer_fn = fn;
 	return evtimer_add(c->timer, &tv);
+}
+
+/* conn_error - errno of the last failure */
+int
+conn_error(const struct conn *c)
+{
+	return c->err;
+}
+
+/* conn_connected - outcome of conn_connect */
+static void
+conn_connected(struct conn *c, short what)
+{
+	struct timeval tv = { c->svc->timeout, 0 };
+	socklen_t len = sizeof(c->local);
+
+	c->connecting = false;
+	if (!(what & BEV_EVENT_CONNECTED)) {
+		c->err = (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT :
+		    EVUTIL_SOCKET_ERROR();
+		if (c->err == 0)
+			c->err = ECONNREFUSED;
+		conn_event(c, CONN_CONNECT_FAILED);
+		conn_release(c);
+		return;
+	}
+	(void)getsockname(c->fd, (struct sockaddr *)&c->local, &len);
+	ipaddr_str((struct sockaddr *)&c->local, c->local_ip,
+	    sizeof(c->local_ip));
+	bufferevent_set_timeouts(c->bev, c->svc->timeout > 0 ? &tv : NULL,
+	    c->svc->timeout > 0 ? &tv : NULL);
+	c->in_cb = true;
+	c->svc->handler->on_open(c);
+	c->in_cb = false;
+	if (c->freed)
+		conn_free(c);
+	else
+		conn_schedule(c);
+}
+
+/* conn_connect - outbound connection */
+struct conn *
+conn_connect(struct ev_loop *l, struct ev_service *svc,
+    const struct sockaddr *to, socklen_t tolen, const struct sockaddr *from,
+    socklen_t fromlen, int timeout, void *data)
+{
+	struct timeval tv = { timeout > 0 ? timeout : svc->timeout, 0 };
+	struct conn *c;
+	int fd, e;
+
+	fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return NULL;
+	if (from != NULL && bind(fd, from, fromlen) == -1)
+		goto fail_fd;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail_fd;
+	c->loop = l;
+	c->svc = svc;
+	c->fd = fd;
+	c->data = data;
+	c->connecting = true;
+	c->id = ((uint64_t)l->index << 56) | l->next_seq++;
+	memcpy(&c->peer, to, (size_t)tolen < sizeof(c->peer) ? (size_t)tolen :
+	    sizeof(c->peer));
+	ipaddr_str(to, c->peer_ip, sizeof(c->peer_ip));
+	buf_init(&c->line, svc->line_max + 1);
+	set_sockopts(fd, svc);
+	c->bev = bufferevent_socket_new(l->base, fd, 0);
+	c->defer = event_new(l->base, -1, 0, conn_defer_cb, c);
+	if (c->bev == NULL || c->defer == NULL)
+		goto fail_conn;
+	conn_bev_setup(c);
+	if (tv.tv_sec > 0)
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	if (bufferevent_socket_connect(c->bev, to, (int)tolen) == -1)
+		goto fail_conn;
+	atomic_fetch_add(&svc->nsessions, 1);
+	atomic_fetch_add(&total_sessions, 1);
+	conn_link(c);
+	return c;
+fail_conn:
+	e = errno;
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->defer != NULL)
+		event_free(c->defer);
+	free(c);
+	errno = e;
+fail_fd:
+	e = errno;
+	close(fd);
+	errno = e;
+	return NULL;
 }

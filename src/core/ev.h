@@ -33,6 +33,9 @@ enum conn_event {
 	CONN_TIMEOUT,		/* idle for `timeout` seconds; conn closes */
 	CONN_CLOSED,		/* peer closed; conn closes */
 	CONN_ERROR,		/* I/O error; conn closes */
+	CONN_CONNECT_FAILED,	/* conn_connect: refused, unreachable or
+				   timed out (errno-like code in
+				   conn_error); conn closes */
 };
 
 /* Callbacks of a protocol; all run on the connection's loop thread. */
@@ -176,6 +179,45 @@ void	conn_close(struct conn *c);
 
 /* conn_closing - true once conn_close was called. */
 bool	conn_closing(const struct conn *c);
+
+/*
+ * conn_connect - open an outbound TCP connection from loop l (call on its
+ * thread) to `to`, from the local address `from` when not NULL (OutBind),
+ * for the protocol of `svc`: a service that is never listened on, which
+ * provides the handler, line_max and the idle timeout once connected.
+ * `data` is the connection's data (conn_data) from the start.  When the
+ * connection is up, on_open runs; when it cannot be made within
+ * `timeout` seconds (0: the service's timeout), on_event runs with
+ * CONN_CONNECT_FAILED and the connection is freed (on_free).  No callback
+ * runs inside this call.  Returns the connection, or NULL (socket or bind
+ * error, with errno set; no callback runs).
+ */
+struct conn	*conn_connect(struct ev_loop *l, struct ev_service *svc,
+		    const struct sockaddr *to, socklen_t tolen,
+		    const struct sockaddr *from, socklen_t fromlen,
+		    int timeout, void *data);
+
+/* conn_error - errno of the last failure (CONNECT_FAILED, ERROR), or 0. */
+int	conn_error(const struct conn *c);
+
+/*
+ * conn_starttls_client - as conn_starttls, as the TLS client of an
+ * outbound connection (SMTP STARTTLS towards the next hop), with SNI and
+ * certificate name checks for `servername` (may be NULL for an address).
+ * The handshake never fails because of the certificate: the result is
+ * reported by conn_tls_verified (mail delivery is opportunistic unless
+ * the caller decides otherwise).  Returns 0 or -1 (no TLS possible).
+ */
+int	conn_starttls_client(struct conn *c, const char *servername)
+	    WARN_UNUSED_RESULT;
+
+/*
+ * conn_tls_verified - after on_tls: true when the peer's certificate
+ * chain verified against the system CAs and matches the servername; the
+ * reason ("ok", "self-signed certificate", "hostname mismatch"...) goes
+ * to why when not NULL.
+ */
+bool	conn_tls_verified(const struct conn *c, const char **why);
 
 /*
  * conn_starttls - upgrade to TLS as the server (STARTTLS, STLS, #!TLS).

@@ -174,6 +174,7 @@ out:
 
 static pthread_mutex_t	 tls_mu = PTHREAD_MUTEX_INITIALIZER;
 static SSL_CTX		*tls_cur;		/* current server context */
+static SSL_CTX		*tls_client;		/* outbound context */
 
 /* tls_error_text - oldest queued OpenSSL error as text */
 const char *
@@ -362,9 +363,53 @@ tls_server_ctx(void)
 	return ctx;
 }
 
-/* tls_server_free - drop the current context */
+/* tls_server_free - drop the current and the client context */
 void
 tls_server_free(void)
 {
 	tls_server_install(NULL);
+	pthread_mutex_lock(&tls_mu);
+	SSL_CTX_free(tls_client);
+	tls_client = NULL;
+	pthread_mutex_unlock(&tls_mu);
+}
+
+/* tls_client_new - the outbound context */
+static SSL_CTX *
+tls_client_new(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		tls_log_error("SSL_CTX_new (client)");
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Verified, never refused here: the caller reads the result. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		tls_log_error("TLS client settings");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* tls_client_ctx - outbound context, referenced */
+SSL_CTX *
+tls_client_ctx(void)
+{
+	SSL_CTX *ctx;
+
+	pthread_mutex_lock(&tls_mu);
+	if (tls_client == NULL)
+		tls_client = tls_client_new();
+	ctx = tls_client;
+	if (ctx != NULL && SSL_CTX_up_ref(ctx) != 1)
+		ctx = NULL;
+	pthread_mutex_unlock(&tls_mu);
+	return ctx;
 }

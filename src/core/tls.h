@@ -55,8 +55,16 @@ bool	tls_server_available(void);
  */
 SSL_CTX	*tls_server_ctx(void);
 
-/* tls_server_free - drop the current context (at exit). */
+/* tls_server_free - drop the current context and the client one (exit). */
 void	tls_server_free(void);
+
+/*
+ * tls_client_ctx - the client context of outbound connections (TLS 1.2+,
+ * system CA store, peers verified but never refused by OpenSSL: callers
+ * read the result), with a reference taken (SSL_CTX_free after SSL_new).
+ * Built on first use; NULL on failure (logged).  Thread-safe.
+ */
+SSL_CTX	*tls_client_ctx(void);
 
 /*
  * tls_error_text - the oldest error of this thread's OpenSSL error queue

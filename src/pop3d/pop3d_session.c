@@ -255,6 +255,7 @@ pop3d_event(struct conn *c, enum conn_event ev)
 		break;
 	case CONN_CLOSED:
 	case CONN_ERROR:
+	case CONN_CONNECT_FAILED:
 		if (s->state == POP3D_S_TRANS && s->ndeleted > 0)
 			log_info("pop3: peer=%s user=%s left without QUIT, %zu"
 			    " deletion(s) dropped", conn_peer_ip(c), s->login,

@@ -381,6 +381,7 @@ smtpd_event(struct conn *c, enum conn_event ev)
 		break;
 	case CONN_CLOSED:
 	case CONN_ERROR:
+	case CONN_CONNECT_FAILED:
 		if (s->state == SMTPD_S_DATA || s->state == SMTPD_S_BDAT)
 			log_info("smtp: peer=%s disconnected during DATA,"
 			    " message discarded", conn_peer_ip(c));
