@@ -209,9 +209,9 @@ auth_done(void *arg)
 			delay = 60000;
 		delay <<= (n - 1 < AUTH_FAIL_MAX_SHIFT ? n - 1 :
 		    AUTH_FAIL_MAX_SHIFT);
-		log_info("%s: peer=%s AUTH %s failed for user \"%s\""
-		    " (failure %u from this address, reply delayed %ld ms)",
-		    s->opts->name, conn_peer_ip(c), j->mech, j->user, n,
+		/* store_smtp_auth logged the user, mechanism and reason. */
+		log_info("%s: peer=%s AUTH failure %u from this address,"
+		    " reply delayed %ld ms", s->opts->name, conn_peer_ip(c), n,
 		    delay);
 		if (delay > 0 && conn_timer(c, (int)delay,
 		    auth_fail_reply) == 0)
