@@ -1127,7 +1127,9 @@ conn_tls_up(struct conn *c)
 	c->tls = CONN_TLS_UP;
 	log_debug("%s: peer=%s TLS %s", c->svc->name, c->peer_ip,
 	    conn_tls_desc(c, desc, sizeof(desc)));
-	if (c->svc->handler->on_tls != NULL) {
+	/* A session that is already closing (refused at on_open) is not
+	 * told: it may have no session data. */
+	if (c->svc->handler->on_tls != NULL && !c->closing) {
 		c->in_cb = true;
 		c->svc->handler->on_tls(c);
 		c->in_cb = false;

@@ -403,6 +403,16 @@ def test_smtps_implicit_tls(server):
     assert c.first(b"STARTTLS\r\n").startswith(b"503 5.5.1")
 
 
+def test_smtps_refused_by_ipmap(mailroot, start_server):
+    """A client refused at connect still gets its 421 inside TLS."""
+    (mailroot / "smtp.ipmap.tab").write_text(
+        '"127.0.0.0"\t"255.0.0.0"\t"DENY"\t"1"\n')
+    srv = start_server(mailroot)
+    c = Client(srv.ports["smtps"], tls=True)
+    assert c.greeting[0].startswith(b"421 ")
+    srv.wait_log("refused by smtp.ipmap.tab")
+
+
 def test_smtps_commands_pipelined_with_handshake(server):
     """Commands sent right after the handshake, before the greeting is
     read: every reply arrives before the connection closes."""
