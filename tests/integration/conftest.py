@@ -56,6 +56,23 @@ def run(*args, check=True, input=None, env=None):
     return p
 
 
+def maildir_new(root, user):
+    """The Maildir/new directory of an account of DOMAIN."""
+    return root / "domains" / DOMAIN / user / "Maildir" / "new"
+
+
+def wait_messages(root, user, count, timeout=10):
+    """Wait until the user's Maildir/new holds `count` messages (delivery
+    is asynchronous); returns the contents of what is there by then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = maildir_new(root, user)
+        files = sorted(d.iterdir()) if d.is_dir() else []
+        if len(files) >= count or time.monotonic() > deadline:
+            return [f.read_bytes() for f in files]
+        time.sleep(0.05)
+
+
 def init_mailroot(path, domain=DOMAIN, users=USERS, extra=()):
     args = ["init", "--domain", domain, "--split", "3"]
     for name, pw in users.items():

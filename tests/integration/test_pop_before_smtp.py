@@ -4,7 +4,7 @@ import poplib
 import smtplib
 import time
 
-from conftest import DOMAIN
+from conftest import DOMAIN, wait_messages
 
 FOREIGN = "someone@elsewhere.test"
 
@@ -54,11 +54,7 @@ def test_pop3_before_smtp_message_carries_identity(mailroot, start_server):
     with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
         s.sendmail("bob@" + DOMAIN, ["alice@" + DOMAIN],
                    b"Subject: pbs\r\n\r\nhello\r\n")
-    new = mailroot / "domains" / DOMAIN / "alice" / "Maildir" / "new"
-    deadline = time.time() + 10
-    while time.time() < deadline and not list(new.iterdir()):
-        time.sleep(0.05)
-    data = next(new.iterdir()).read_bytes()
+    data = wait_messages(mailroot, "alice", 1)[0]
     assert b"X-AuthUser: bob@" + DOMAIN.encode() in data
 
 

@@ -8,11 +8,10 @@ import os
 import re
 import stat
 import subprocess
-import time
 
 import pytest
 
-from conftest import DOMAIN
+import conftest
 
 BIN = os.environ.get("POSTROOM_BIN")
 
@@ -78,19 +77,10 @@ def ok(p):
     return p
 
 
-def maildir_new(root, user):
-    return root / "domains" / DOMAIN / user / "Maildir" / "new"
-
-
 def wait_messages(root, user, count, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        d = maildir_new(root, user)
-        files = sorted(d.iterdir()) if d.is_dir() else []
-        if len(files) >= count or time.monotonic() > deadline:
-            # Maildir files may hold LF lines: compare with LF.
-            return [f.read_bytes().replace(b"\r\n", b"\n") for f in files]
-        time.sleep(0.1)
+    # Maildir files may hold LF lines: compare with LF.
+    return [m.replace(b"\r\n", b"\n")
+            for m in conftest.wait_messages(root, user, count, timeout)]
 
 
 MSG = "Subject: hello\nTo: alice@example.test\n\nHello Alice.\n"

@@ -10,24 +10,10 @@ import time
 
 import pytest
 
-from conftest import DOMAIN
+from conftest import DOMAIN, maildir_new, wait_messages
 
 MSG = ("From: Sender <sender@remote.test>\r\nTo: alice@example.test\r\n"
        "Subject: hello\r\n\r\nHello Alice.\r\n.leading dot\r\n")
-
-
-def maildir_new(root, user):
-    return root / "domains" / DOMAIN / user / "Maildir" / "new"
-
-
-def wait_messages(root, user, count, timeout=10):
-    """Wait until the user's Maildir/new holds `count` messages."""
-    deadline = time.monotonic() + timeout
-    while True:
-        files = sorted(maildir_new(root, user).iterdir())
-        if len(files) >= count or time.monotonic() > deadline:
-            return [f.read_bytes() for f in files]
-        time.sleep(0.05)
 
 
 def smtp(server):

@@ -20,7 +20,7 @@ import warnings
 
 import pytest
 
-from conftest import DOMAIN
+from conftest import DOMAIN, wait_messages
 
 ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
@@ -194,19 +194,6 @@ def add_var_live(server, name, value, timeout=10):
 def no_relay(root):
     """Loopback may not relay by smtprelay.tab: only AUTH can allow it."""
     (root / "smtprelay.tab").write_text("")
-
-
-def maildir_new(root, user):
-    return root / "domains" / DOMAIN / user / "Maildir" / "new"
-
-
-def wait_messages(root, user, count, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        files = sorted(maildir_new(root, user).iterdir())
-        if len(files) >= count or time.monotonic() > deadline:
-            return [f.read_bytes() for f in files]
-        time.sleep(0.05)
 
 
 def spooled_for(root, rcpt):
