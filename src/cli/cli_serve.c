@@ -30,7 +30,9 @@
 #include "fingerd/fingerd.h"
 #include "pop3d/pop3d.h"
 #include "queue/queue_lmail.h"
+#include "queue/queue_admin.h"
 #include "queue/queue_local.h"
+#include "queue/queue_out.h"
 #include "smtpd/smtpd.h"
 
 #define SERVE_GRACE_SECONDS	10	/* wait for sessions at shutdown */
@@ -383,6 +385,26 @@ lmail_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* serve_queue_init - settings of the outbound queue (-Q*, -M4..-M7) */
+static void
+serve_queue_init(const struct serve *s)
+{
+	static const enum dns_family fam[] = {
+		[RESOLVE_V4] = DNS_V4, [RESOLVE_V6] = DNS_V6,
+		[RESOLVE_V4_V6] = DNS_V4_V6, [RESOLVE_V6_V4] = DNS_V6_V4,
+	};
+	struct queue_out_conf qc;
+
+	qc.split = s->o.split;
+	qc.max_sessions = s->o.smail_threads;
+	qc.retry = s->o.smail_retry;
+	qc.ratio = s->o.smail_ratio;
+	qc.max_tries = s->o.smail_max_tries;
+	qc.log = s->o.smail_log;
+	qc.family = fam[s->o.resolve];
+	queue_out_init(&qc);
+}
+
 /* serve_begin_stop - stop accepting, let sessions finish */
 static void
 serve_begin_stop(struct serve *s, const char *why)
@@ -394,7 +416,21 @@ serve_begin_stop(struct serve *s, const char *why)
 	s->stop_at.tv_sec += SERVE_GRACE_SECONDS;
 	log_info("shutting down (%s), %d session(s) open", why,
 	    ev_sessions());
+	queue_out_drain();
 	ev_stop_accepting();
+}
+
+/* serve_request - one line of MailRoot/.queue-requests */
+static void
+serve_request(const char *verb, const char *pattern, void *arg)
+{
+	(void)arg;
+	if (strcmp(verb, "flush") == 0) {
+		log_info("queue: flush '%s' requested", pattern);
+		queue_out_flush(pattern);
+	} else if (strcmp(verb, "rescan") == 0) {
+		queue_local_retry_schedule();
+	}
 }
 
 /* serve_tick - periodic: .shutdown, table changes, end of grace */
@@ -412,6 +448,9 @@ serve_tick(evutil_socket_t fd, short what, void *arg)
 			serve_begin_stop(s, ".shutdown file");
 		} else {
 			(void)config_poll();
+			if (queue_admin_take_requests(s->o.mailroot,
+			    serve_request, s) == -1)
+				log_warn("queue: cannot read .queue-requests");
 			/*
 			 * XXX: a fixed 60 s retry of failed local deliveries
 			 * until the queue scheduler (rsnd/ with back-off) lands.
@@ -610,10 +649,11 @@ cli_serve_main(int argc, char **argv)
 	}
 	queue_local_init(s.o.split, s.o.maildir);
 	queue_lmail_set_log(s.o.lmail_log);
+	serve_queue_init(&s);
 	if (queue_local_recover() > 0)
 		log_info("queue: start-up pass over the spool done");
 	if (work_init(s.o.workers) == -1 || ev_start() == -1 ||
-	    serve_loop(&s) == -1) {
+	    queue_out_start() == -1 || serve_loop(&s) == -1) {
 		rc = EX_OSERR;
 		goto out_work;
 	}
@@ -626,6 +666,7 @@ out_work:
 	}
 	ev_stop_accepting();
 	work_shutdown();
+	queue_out_stop();
 out_ev:
 	ev_stop();
 out:

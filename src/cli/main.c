@@ -20,6 +20,8 @@ static const struct verb verbs[] = {
 	{ "mkusers", cli_mkusers_main, "create accounts in bulk (MkUsers)" },
 	{ "sendmail", cli_sendmail_main,
 	    "submit a message through the local mailer" },
+	{ "queue", cli_queue_main,
+	    "list, show, flush, delete, freeze, thaw queued mail" },
 };
 
 /* usage - list the verbs */

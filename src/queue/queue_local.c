@@ -17,6 +17,7 @@
 #include "maildir/maildir.h"
 #include "queue/queue_bounce.h"
 #include "queue/queue_local.h"
+#include "queue/queue_out.h"
 #include "store/store.h"
 
 #define QUEUE_LOCAL_FILE_MAX	((size_t)80 << 20)
@@ -154,8 +155,10 @@ deliver_loaded(struct config *cfg, const struct queue_ref *r,
 		return;
 	}
 	if (store_domain_resolve(cfg, to.domain) == NULL) {
-		log_debug("queue: %s for <%s> waits for outbound delivery",
-		    r->name, qf->to);
+		struct queue_out_item it;
+
+		if (queue_out_item_set(&it, r, qf) == 0)
+			queue_out_add(&it, 1);
 		return;
 	}
 	if (store_user_find(cfg, to.local, to.domain, &u) == -1) {

@@ -4,7 +4,8 @@
  * After a message is spooled (one file per recipient in mess/), each file
  * whose recipient is a local account is delivered to that account's
  * Maildir or mailbox and then removed from the spool (docs/QUEUE.md).
- * Files for other domains stay in mess/ for the outbound queue.  A
+ * Files for other domains are handed to the outbound queue
+ * (queue_out_add), which keeps them in mess/ until it tries them.  A
  * recipient that no longer exists is frozen (froz/); a corrupt file goes
  * to spool/quarantine.  Deliveries run on the worker pool.
  */

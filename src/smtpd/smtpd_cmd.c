@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/work.h"
+#include "queue/queue_out.h"
 #include "smtpd/smtpd_int.h"
 #include "store/store.h"
 #include "store/store_auth.h"
@@ -77,7 +78,7 @@ cmd_ehlo(void *arg0, char *arg)
 	smtpd_auth_mechs(s, mechs, sizeof(mechs));
 	conn_printf(s->conn, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
 	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n"
-	    "250-DSN\r\n%s%s%s%s250 SMTPUTF8\r\n", smtpd_root_domain(s),
+	    "250-DSN\r\n250-ETRN\r\n%s%s%s%s250 SMTPUTF8\r\n", smtpd_root_domain(s),
 	    (unsigned long long)s->max_size, *mechs ? "250-AUTH " : "", mechs,
 	    *mechs ? "\r\n" : "", starttls_offered(s) ?
 	    "250-STARTTLS\r\n" : "");
@@ -643,7 +644,7 @@ cmd_help(void *arg0, char *arg)
 
 	(void)arg;
 	conn_printf(s->conn, "214-HELO EHLO MAIL RCPT DATA BDAT AUTH"
-	    " STARTTLS\r\n214-RSET VRFY NOOP HELP QUIT\r\n"
+	    " STARTTLS\r\n214-RSET VRFY ETRN NOOP HELP QUIT\r\n"
 	    "214 2.0.0 See the postroom README\r\n");
 }
 
@@ -671,6 +672,53 @@ cmd_vrfy(void *arg0, char *arg)
 		smtpd_reply(s, 550, "5.1.1 String does not match anything");
 }
 
+/*
+ * cmd_etrn - ETRN (RFC 1985): retry the deferred mail of a domain now,
+ * with AllowSmtpETRN, the T permission or smtp.ipprop.tab EnableETRN.
+ * "domain" flushes that domain, "@domain" it and its sub-domains; XMail
+ * also takes a wildcard or an address pattern.  "#queue" names are not
+ * supported.
+ */
+static void
+cmd_etrn(void *arg0, char *arg)
+{
+	struct smtpd_session *s = arg0;
+	char pat[ADDR_PATH_MAX + 2];
+	const char *d = arg;
+	size_t i;
+
+	if (!config_var_bool(s->cfg, "AllowSmtpETRN", false) &&
+	    !(s->authed && (s->perms & STORE_PERM_ETRN)) && !smtpd_ipprop(s, "EnableETRN")) {
+		smtpd_reply(s, 501, "5.7.1 Command not accepted");
+		return;
+	}
+	if (*d == '#') {
+		smtpd_reply(s, 458, "4.5.4 Unable to queue messages for"
+		    " node %s", d);
+		return;
+	}
+	if (*d == '@')
+		d++;
+	for (i = 0; d[i] != '\0'; i++)
+		if (!(d[i] == '.' || d[i] == '-' || d[i] == '_' || d[i] == '*' ||
+		    d[i] == '?' || d[i] == '@' || (d[i] >= '0' && d[i] <= '9') ||
+		    (d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z')))
+			break;
+	if (i == 0 || d[i] != '\0' || i > ADDR_PATH_MAX - 2) {
+		smtpd_reply(s, 501, "5.5.4 Syntax: ETRN domain");
+		return;
+	}
+	if (*arg == '@')
+		snprintf(pat, sizeof(pat), "*.%s", d);	/* sub-domains */
+	else
+		snprintf(pat, sizeof(pat), "%s", d);
+	queue_out_flush(pat);
+	if (*arg == '@')
+		queue_out_flush(d);
+	log_info("smtp: peer=%s ETRN %s", conn_peer_ip(s->conn), arg);
+	smtpd_reply(s, 250, "2.0.0 Queueing for '%s' has been started", arg);
+}
+
 #define S(x)	(1u << (x))
 
 static const struct cmdtab_row smtpd_cmds[] = {
@@ -689,6 +737,8 @@ static const struct cmdtab_row smtpd_cmds[] = {
 	    CMDTAB_ARG_NONE, cmd_quit },
 	{ "HELP", SMTPD_ANY, 0, CMDTAB_ARG_OPT, cmd_help },
 	{ "VRFY", SMTPD_ANY, CMDTAB_F_GROUP_END, CMDTAB_ARG_REQ, cmd_vrfy },
+	{ "ETRN", S(SMTPD_S_HELO), CMDTAB_F_GROUP_END, CMDTAB_ARG_REQ,
+	    cmd_etrn },
 	{ "AUTH", SMTPD_ANY, CMDTAB_F_GROUP_END | CMDTAB_F_SENSITIVE,
 	    CMDTAB_ARG_REQ, smtpd_cmd_auth },
 	{ "STARTTLS", S(SMTPD_S_INIT) | S(SMTPD_S_HELO), CMDTAB_F_GROUP_END,

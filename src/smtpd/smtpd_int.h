@@ -98,6 +98,12 @@ void	smtpd_reply(struct smtpd_session *s, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
 /*
+ * smtpd_ipprop - true when the first smtp.ipprop.tab line matching the
+ * peer has the property `name` set to 1 ("EaseTLS", "EnableETRN").
+ */
+bool	smtpd_ipprop(struct smtpd_session *s, const char *name);
+
+/*
  * smtpd_svc_log - one -Sl record in XMail's SMTP log format: server
  * address, server domain, client address, time, HELO, recipient domain,
  * sender, recipient, message id, status ("RECV=OK", "RCPT=EAVAIL" ...),

@@ -185,13 +185,16 @@ smtp_config(struct smtpd_session *s)
 	}
 }
 
-/* ipprop_ease_tls - smtp.ipprop.tab: EaseTLS=1 for the peer */
-static bool
-ipprop_ease_tls(struct smtpd_session *s)
+/*
+ * smtpd_ipprop - smtp.ipprop.tab: the first line matching the peer has
+ * "<name>=1"
+ */
+bool
+smtpd_ipprop(struct smtpd_session *s, const char *name)
 {
 	const struct tab *t = config_tab(s->cfg, CFG_SMTP_IPPROP);
+	size_t i, k, n = strlen(name);
 	struct ipfilter f;
-	size_t i, k;
 
 	for (i = 0; i < t->nrecs; i++) {
 		const struct tab_rec *r = &t->recs[i];
@@ -200,7 +203,8 @@ ipprop_ease_tls(struct smtpd_session *s)
 		    &f) == -1 || !ipfilter_match(&f, conn_peer(s->conn)))
 			continue;
 		for (k = 1; k < r->n; k++)
-			if (strcasecmp(r->f[k], "EaseTLS=1") == 0)
+			if (strncasecmp(r->f[k], name, n) == 0 &&
+			    strcmp(r->f[k] + n, "=1") == 0)
 				return true;
 		return false;
 	}
@@ -237,7 +241,7 @@ smtpd_open(struct conn *c)
 	}
 	s->relay_ok = config_relay_allow(s->cfg, conn_peer(c));
 	smtp_config(s);
-	s->ease_tls = ipprop_ease_tls(s);
+	s->ease_tls = smtpd_ipprop(s, "EaseTLS");
 	log_info("%s: connect peer=%s port=%d session=%llu", s->opts->name,
 	    conn_peer_ip(c), conn_peer_port(c),
 	    (unsigned long long)conn_id(c));

@@ -711,8 +711,9 @@ def test_startup_cleanup(mailroot, start_server):
     with smtp(srv) as c:
         c.sendmail("alice@example.test", ["x@elsewhere.test"],
                    "Subject: waits\r\n\r\nx\r\n")
+    srv.wait_log("queue: deferred")     # no DNS: it waits in rsnd/
     srv.stop()
-    [kept] = glob.glob(str(mailroot / "spool/*/*/mess/*"))
+    [kept] = glob.glob(str(mailroot / "spool/*/*/rsnd/*"))
     bucket = os.path.dirname(os.path.dirname(kept))
     name = os.path.basename(kept)
     for d, n in (("temp", "t1"), ("lock", "l1"), ("slog", "orphan"),
