@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "core/addr.h"
 #include "core/ev.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/match.h"
 #include "core/rfcdate.h"
@@ -796,14 +797,38 @@ expired(const char *root, const struct config *cfg, struct qo_file *f,
 	return now - st.st_mtime >= life;
 }
 
+/* slog_text - the whole slog of f into b, for the reports ("" if none) */
+static void
+slog_text(const char *root, const struct qo_file *f, struct buf *b)
+{
+	char path[4096];
+
+	buf_reset(b);
+	if (queue_path(root, &f->ref, "slog", path, sizeof(path)) == -1 ||
+	    fs_read_file(path, b) == -1)
+		buf_reset(b);
+}
+
+/* deliver_reports - hand the spooled reports to delivery */
+static void
+deliver_reports(struct queue_ref *refs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		queue_local_deliver_one(&refs[i]);
+	free(refs);
+}
+
 /* commit_fail - permanent failure: bounce, freeze or remove */
 static void
-commit_fail(struct config *cfg, struct qo_file *f, const char *diag)
+commit_fail(struct config *cfg, struct qo_file *f, const char *diag,
+    const struct buf *log)
 {
-	struct queue_failure why;
+	struct queue_failure why = { NULL };
 	struct queue_ref *refs = NULL;
 	char status[16];
-	size_t n = 0, i;
+	size_t n = 0;
 
 	snprintf(status, sizeof(status), "%s", f->res.enh[0] != '\0' ?
 	    f->res.enh : "5.0.0");
@@ -811,13 +836,64 @@ commit_fail(struct config *cfg, struct qo_file *f, const char *diag)
 	why.status = status;
 	why.diagnostic = diag;
 	why.remote_mta = f->server[0] != '\0' ? f->server : NULL;
+	why.log = log->len > 0 ? log->data : NULL;
+	why.loglen = log->len;
 	if (queue_fail(cfg, conf.split, &f->ref, f->dir, &f->qf, &why, &refs,
 	    &n) == -1)
 		log_warn("queue: %s stays in the spool to be retried",
 		    f->ref.name);
-	for (i = 0; i < n; i++)
-		queue_local_deliver_one(&refs[i]);
-	free(refs);
+	deliver_reports(refs, n);
+}
+
+/* notify_due - is `tries` listed in NotifyTryPattern ("1,4,9")? */
+static bool
+notify_due(const struct config *cfg, int tries)
+{
+	const char *p = config_var(cfg, "NotifyTryPattern");
+	char *end;
+	long v;
+
+	while (p != NULL && *p != '\0') {
+		v = strtol(p, &end, 10);
+		if (end == p)
+			return false;
+		if (v == tries)
+			return true;
+		p = end + strspn(end, ", ");
+	}
+	return false;
+}
+
+/* commit_notify - NotifyTryPattern: tell the sender mail is delayed */
+static void
+commit_notify(struct config *cfg, struct qo_file *f, const char *diag,
+    const struct buf *log, time_t now)
+{
+	long life = config_var_long(cfg, "QueueLifetime", QO_LIFETIME);
+	struct queue_failure why = { NULL };
+	struct queue_ref *refs = NULL;
+	char status[16], path[4096];
+	struct stat st;
+	time_t until = 0;
+	size_t n = 0;
+
+	if (!notify_due(cfg, f->new_tries))
+		return;
+	snprintf(status, sizeof(status), "%s", f->res.enh[0] == '4' ?
+	    f->res.enh : "4.0.0");
+	why.status = status;
+	why.diagnostic = diag;
+	why.remote_mta = f->server[0] != '\0' ? f->server : NULL;
+	why.log = log->len > 0 ? log->data : NULL;
+	why.loglen = log->len;
+	if (life > 0 && queue_path(config_mailroot(cfg), &f->ref, f->dir,
+	    path, sizeof(path)) == 0 && stat(path, &st) == 0)
+		until = st.st_mtime + life;
+	if (queue_notify_delay(cfg, conf.split, &f->qf, &why, f->new_tries,
+	    now + queue_out_delay(conf.retry, conf.ratio, f->new_tries), until,
+	    &refs, &n) == -1)
+		log_warn("queue: %s: no delay notice sent", f->ref.name);
+	deliver_reports(refs, n);
 }
 
 /* commit_one - decide and do what the result of one file means */
@@ -858,7 +934,8 @@ commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
 		    f->qf.msgid, f->qf.to, f->server[0] ? f->server : "-",
 		    diag);
 		smail_log(bt, f, "FAIL");
-		commit_fail(cfg, f, diag);
+		slog_text(root, f, tmp);
+		commit_fail(cfg, f, diag, tmp);
 		return;
 	}
 	if (expired(root, cfg, f, now)) {
@@ -870,7 +947,8 @@ commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
 		snprintf(why, sizeof(why), "The maximum number of delivery"
 		    " attempts has been reached; last error: %s", diag);
 		snprintf(f->res.enh, sizeof(f->res.enh), "4.4.7");
-		commit_fail(cfg, f, why);
+		slog_text(root, f, tmp);
+		commit_fail(cfg, f, why, tmp);
 		return;
 	}
 	if (strcmp(f->dir, "mess") == 0) {
@@ -887,6 +965,10 @@ commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
 	    "-", diag);
 	smail_log(bt, f, "DEFER");
 	f->forget = false;
+	if (config_var(cfg, "NotifyTryPattern") != NULL) {
+		slog_text(root, f, tmp);
+		commit_notify(cfg, f, diag, tmp, now);
+	}
 }
 
 /* batch_free - release a batch */
@@ -920,7 +1002,7 @@ commit_work(void *arg)
 
 	if (cfg == NULL)
 		return;
-	buf_init(&tmp, (size_t)1 << 20);
+	buf_init(&tmp, (size_t)16 << 20);
 	for (i = 0; i < bt->n; i++)
 		commit_one(cfg, bt, &bt->f[i], &tmp, now);
 	buf_clear(&tmp);

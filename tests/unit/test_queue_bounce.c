@@ -1,9 +1,10 @@
 /*
- * test_queue_bounce.c - RFC 3464 failure reports (queue/queue_bounce.c).
+ * test_queue_bounce.c - RFC 3464 failure reports and delay notices
+ * (queue/queue_bounce.c).
  *
  * Each case builds a fresh MailRoot with its own server.tab, spools an
- * original message with queue_submit, loads it back, fails it and parses
- * the report spool files that come out.
+ * original message with queue_submit, loads it back, fails it (or
+ * reports a delay) and parses the report spool files that come out.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,11 +267,24 @@ struct bounce_case {
 	const char	*mta;		/* remote MTA */
 	int		 ret;		/* queue_bounce result */
 	const char	*to[2];		/* report recipients */
-	const char	*has[6];	/* "<k>text": text in part k */
+	const char	*has[9];	/* "<k>text": text in part k */
 	const char	*hasnt[4];	/* "<k>text": text not in part k */
+	bool		 delay;		/* queue_notify_delay, try TRIES */
+	const char	*status;	/* NULL: 5.1.1, or 4.4.1 (delay) */
+	bool		 until;		/* delay: retry_until given */
 };
 
+#define TRIES	3
+#define NEXT	((time_t)1800000000)	/* a next try */
+#define UNTIL	((time_t)1800300000)	/* a retry limit */
+
 #define D550	"550 5.1.1 <" RCPT ">: Recipient address rejected"
+#define D451	"451 4.4.1 Connection timed out"
+#define TEMPADM	"\"TempErrorsAdmin\"\t\"" ADMIN "\"\n"
+#define DSUBJ	"0Subject: Delayed mail (still being retried): "
+#define SLOG	"\"2026-01-01 10:00:00\"\t\"connect mx1.remote.test\"\r\n" \
+		"\"2026-01-01 10:00:01\"\t\"451 4.4.1 try later\"\r\n"
+#define ERRADM	"\"ErrorsAdmin\"\t\"" ADMIN "\"\n"
 #define LONGW	"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdef" \
 		"ghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv"
 #define LONG8	LONGW LONGW LONGW LONGW LONGW LONGW LONGW LONGW
@@ -391,6 +405,87 @@ static const struct bounce_case cases[] = {
 	{ "boundary-like text in the message", NULL, FROM, TO,
 	    "Subject: x\r\n\r\n--=_postroom_\r\n--=_postroom_00--\r\n", NULL,
 	    NULL, 1, { SENDER }, { "3--=_postroom_00--" }, { NULL } },
+	{ "TempErrorsAdmin gets no failure report", TEMPADM, FROM, TO, NULL,
+	    NULL, NULL, 1, { SENDER }, { "2Action: failed" }, { NULL } },
+	/* Delay notices (queue_notify_delay). */
+	{ "delay: report structure", NULL, FROM, TO, NULL, D451,
+	    "mx1.remote.test", 1, { SENDER },
+	    { "2Action: delayed\r\n", "2Status: 4.4.1\r\n",
+	    "2Will-Retry-Until: ", "2Diagnostic-Code: smtp; " D451 "\r\n",
+	    "2Remote-MTA: dns; mx1.remote.test\r\n",
+	    "1THIS IS A WARNING ONLY", "1Next attempt: ",
+	    "1Failed attempts so far: 3\r\n", DSUBJ "hi\r\n" },
+	    { "*Action: failed", "*body line", "3message/rfc822",
+	    "*The delivery log" }, true, "4.4.1", true },
+	{ "delay: headers returned, retry limit shown", NULL, FROM, TO,
+	    NULL, D451, NULL, 1, { SENDER },
+	    { "3Content-Type: text/rfc822-headers\r\n", "3Subject: hi\r\n",
+	    "1Retried until: ", "0X-MailerError: Message = [S1A] Server = ["
+	    ROOT "]\r\n", "0To: <" SENDER ">\r\n",
+	    "0Auto-Submitted: auto-replied\r\n",
+	    "2Reporting-MTA: dns; " ROOT "\r\n" },
+	    { "*Remote-MTA", "*body line" }, true, "4.4.1", true },
+	{ "delay: no retry limit", NULL, FROM " RET=FULL", TO, NULL, D451,
+	    NULL, 1, { SENDER }, { "2Action: delayed", "3Subject: hi" },
+	    { "2Will-Retry-Until", "1Retried until", "*body line" }, true,
+	    "4.4.1", false },
+	{ "delay: local diagnostic", NULL, FROM, TO, NULL,
+	    "Mailbox over quota", NULL, 1, { SENDER },
+	    { "2Diagnostic-Code: X-postroom; Mailbox over quota\r\n",
+	    "1Reason: Mailbox over quota" }, { NULL }, true, "4.2.2", true },
+	{ "delay: a 5.x.x status becomes 4.0.0", NULL, FROM, TO, NULL, D451,
+	    NULL, 1, { SENDER }, { "2Status: 4.0.0\r\n" }, { "*5.1.1" },
+	    true, "5.1.1", true },
+	{ "delay: null sender", NULL, "MAIL FROM:<>", TO, NULL, D451, NULL,
+	    0, { NULL }, { NULL }, { NULL }, true, "4.4.1", true },
+	{ "delay: null sender, TempErrorsAdmin", TEMPADM, "MAIL FROM:<>", TO,
+	    NULL, D451, NULL, 1, { ADMIN }, { "0To: <" ADMIN ">\r\n" },
+	    { NULL }, true, "4.4.1", true },
+	{ "delay: NOTIFY=FAILURE", NULL, FROM, TO " NOTIFY=FAILURE", NULL,
+	    D451, NULL, 0, { NULL }, { NULL }, { NULL }, true, "4.4.1", true },
+	{ "delay: NOTIFY=FAILURE, TempErrorsAdmin", TEMPADM, FROM,
+	    TO " NOTIFY=FAILURE", NULL, D451, NULL, 1, { ADMIN },
+	    { "0To: <" ADMIN ">\r\n", "2Action: delayed" }, { NULL }, true,
+	    "4.4.1", true },
+	{ "delay: NOTIFY=NEVER", NULL, FROM, TO " NOTIFY=NEVER", NULL, D451,
+	    NULL, 0, { NULL }, { NULL }, { NULL }, true, "4.4.1", true },
+	{ "delay: NOTIFY=SUCCESS,FAILURE", NULL, FROM,
+	    TO " NOTIFY=SUCCESS,FAILURE", NULL, D451, NULL, 0, { NULL },
+	    { NULL }, { NULL }, true, "4.4.1", true },
+	{ "delay: NOTIFY=DELAY", NULL, FROM, TO " NOTIFY=DELAY", NULL, D451,
+	    NULL, 1, { SENDER }, { "2Action: delayed" }, { NULL }, true,
+	    "4.4.1", true },
+	{ "delay: notify=failure,delay", NULL, FROM,
+	    TO " notify=failure,delay ORCPT=rfc822;x+2By@remote.test", NULL,
+	    D451, NULL, 1, { SENDER },
+	    { "2Original-Recipient: rfc822;x+y@remote.test\r\n" }, { NULL },
+	    true, "4.4.1", true },
+	{ "delay: TempErrorsAdmin copy", TEMPADM, FROM, TO, NULL, D451, NULL,
+	    1, { SENDER, ADMIN }, { "0To: <" SENDER ">" }, { NULL }, true,
+	    "4.4.1", true },
+	{ "delay: ErrorsAdmin gets no delay notice",
+	    "\"ErrorsAdmin\"\t\"" ADMIN "\"\n", FROM, TO, NULL, D451, NULL, 1,
+	    { SENDER }, { "2Action: delayed" }, { NULL }, true, "4.4.1",
+	    true },
+	{ "delay: loop guard", TEMPADM, FROM, TO, "X-MailerError: Message ="
+	    " [S9] Server = [" ROOT "]\r\nSubject: x\r\n\r\nbody\r\n", D451,
+	    NULL, 0, { NULL }, { NULL }, { NULL }, true, "4.4.1", true },
+	{ "delay: subject folded in the original", NULL, FROM, TO,
+	    "Subject: a\r\n  folded\tsubject\r\nX-A: b\r\n\r\nbody\r\n",
+	    D451, NULL, 1, { SENDER }, { DSUBJ "a folded subject\r\n" },
+	    { NULL }, true, "4.4.1", true },
+	{ "delay: no subject, Message-ID", NULL, FROM, TO,
+	    "Message-ID: <m2@example.com>\r\n\r\nbody\r\n", D451, NULL, 1,
+	    { SENDER }, { DSUBJ "<m2@example.com>\r\n" }, { NULL }, true,
+	    "4.4.1", true },
+	{ "delay: 8-bit subject, no Message-ID", NULL, FROM, TO,
+	    "Subject: caf\xc3\xa9\r\n\r\nbody\r\n", D451, NULL, 1,
+	    { SENDER }, { DSUBJ "S1A\r\n" }, { "0caf" }, true, "4.4.1",
+	    true },
+	{ "delay: long subject cut", NULL, FROM, TO,
+	    "Subject: " LONG8 " " LONGW "\r\n\r\nbody\r\n", D451, NULL, 1,
+	    { SENDER }, { DSUBJ "0123456789", "0...\r\nMessage-ID: <X" },
+	    { NULL }, true, "4.4.1", true },
 };
 
 /* expect - the has/hasnt strings of a case against a report */
@@ -416,12 +511,24 @@ expect(const struct bounce_case *c, const struct report *r)
 	}
 }
 
+/* report_make - queue_notify_delay (try TRIES) or queue_bounce */
+static int
+report_make(struct config *cfg, const struct queue_file *qf,
+    const struct queue_failure *why, bool delay, bool until,
+    struct queue_ref **refs, size_t *nrefs)
+{
+	if (delay)
+		return queue_notify_delay(cfg, SPLIT, qf, why, TRIES, NEXT,
+		    until ? UNTIL : 0, refs, nrefs);
+	return queue_bounce(cfg, SPLIT, qf, why, refs, nrefs);
+}
+
 /* run_case - spool, bounce, check every report file */
 static void
 run_case(const struct bounce_case *c)
 {
-	struct queue_failure why = { "5.1.1", c->diag != NULL ? c->diag :
-	    D550, c->mta };
+	struct queue_failure why = { c->status != NULL ? c->status : "5.1.1",
+	    c->diag != NULL ? c->diag : D550, c->mta };
 	struct queue_ref ref, *refs = NULL;
 	struct queue_file qf;
 	struct report r;
@@ -431,8 +538,8 @@ run_case(const struct bounce_case *c)
 	root_make(c->tab);
 	cfg = config_acquire();
 	spool(c->from, c->rcpt, c->data != NULL ? c->data : ORIG, &ref, &qf);
-	assert_int_equal(queue_bounce(cfg, SPLIT, &qf, &why, &refs, &nrefs),
-	    c->ret);
+	assert_int_equal(report_make(cfg, &qf, &why, c->delay, c->until,
+	    &refs, &nrefs), c->ret);
 	while (nto < nitems(c->to) && c->to[nto] != NULL)
 		nto++;
 	assert_int_equal(nrefs, nto);
@@ -445,6 +552,8 @@ run_case(const struct bounce_case *c)
 		if (i > 0)
 			assert_true(refs[i].l1 == refs[0].l1);
 		assert_int_equal(r.nparts, 3);
+		assert_int_equal(report_has(&r, 2, "Action: delayed\r\n"),
+		    c->delay);
 		expect(c, &r);
 		queue_file_free(&r.qf);
 	}
@@ -468,33 +577,40 @@ test_cases(void **state)
 }
 
 /*
- * test_report_not_reported - a report that fails is never reported on
- * again, even to ErrorsAdmin (null sender and the loop guard).
+ * test_report_not_reported - a report (failure or delay notice) that
+ * fails or is delayed is never reported on again, even to ErrorsAdmin or
+ * TempErrorsAdmin (null sender and the loop guard).
  */
 static void
 test_report_not_reported(void **state)
 {
-	struct queue_failure why = { "5.1.1", D550, NULL };
-	struct queue_ref ref, *refs = NULL, *refs2 = NULL;
+	struct queue_failure why = { "5.1.1", D550, NULL, SLOG, strlen(SLOG) };
+	struct queue_ref ref, *refs, *refs2;
 	struct queue_file qf, rep;
 	struct config *cfg;
-	size_t nrefs = 0, n2 = 9;
+	size_t nrefs, n2;
+	int k;
 
 	(void)state;
-	root_make("\"ErrorsAdmin\"\t\"" ADMIN "\"\n");
+	root_make(ERRADM TEMPADM);
 	cfg = config_acquire();
 	spool(FROM, TO, ORIG, &ref, &qf);
-	assert_int_equal(queue_bounce(cfg, SPLIT, &qf, &why, &refs, &nrefs),
-	    1);
-	assert_int_equal(nrefs, 2);
-	assert_int_equal(load(&refs[1], "mess", &rep), 0);
-	assert_int_equal(queue_bounce(cfg, SPLIT, &rep, &why, &refs2, &n2),
-	    0);
-	assert_int_equal(n2, 0);
-	assert_null(refs2);
-	queue_file_free(&rep);
+	for (k = 0; k < 4; k++) {
+		refs = refs2 = NULL;
+		nrefs = 0;
+		n2 = 9;
+		assert_int_equal(report_make(cfg, &qf, &why, k & 1, true,
+		    &refs, &nrefs), 1);
+		assert_int_equal(nrefs, 2);
+		assert_int_equal(load(&refs[1], "mess", &rep), 0);
+		assert_int_equal(report_make(cfg, &rep, &why, k & 2, true,
+		    &refs2, &n2), 0);
+		assert_int_equal(n2, 0);
+		assert_null(refs2);
+		queue_file_free(&rep);
+		free(refs);
+	}
 	queue_file_free(&qf);
-	free(refs);
 	config_release(cfg);
 	root_drop();
 }
@@ -597,6 +713,7 @@ test_bad_status(void **state)
 	root_make(NULL);
 	cfg = config_acquire();
 	spool(FROM, TO, ORIG, &ref, &qf);
+	memset(&why, 0, sizeof(why));
 	for (i = 0; i < nitems(bad); i++) {
 		why.status = bad[i];
 		why.diagnostic = NULL;
@@ -616,6 +733,183 @@ test_bad_status(void **state)
 	root_drop();
 }
 
+/* A delivery log case: who gets a copy, and which copies show the log. */
+struct log_case {
+	const char	*name;
+	const char	*tab;		/* extra server.tab lines */
+	const char	*from;		/* MAIL FROM line */
+	const char	*rcpt;		/* RCPT TO line */
+	bool		 delay;		/* queue_notify_delay */
+	const char	*to[2];		/* report recipients */
+	bool		 log[2];	/* that copy shows the log */
+};
+
+#define LOG1	"\"NotifySendLogToSender\"\t\"1\"\n"
+
+static const struct log_case log_cases[] = {
+	{ "failure: sender only, default", NULL, FROM, TO, false,
+	    { SENDER }, { false } },
+	{ "failure: NotifySendLogToSender=0",
+	    "\"NotifySendLogToSender\"\t\"0\"\n", FROM, TO, false, { SENDER },
+	    { false } },
+	{ "failure: NotifySendLogToSender=1", LOG1, FROM, TO, false,
+	    { SENDER }, { true } },
+	{ "failure: ErrorsAdmin copy always has it", ERRADM, FROM, TO, false,
+	    { SENDER, ADMIN }, { false, true } },
+	{ "failure: ErrorsAdmin, NotifySendLogToSender=1", ERRADM LOG1, FROM,
+	    TO, false, { SENDER, ADMIN }, { true, true } },
+	{ "failure: ErrorsAdmin, null sender", ERRADM, "MAIL FROM:<>", TO,
+	    false, { ADMIN }, { true } },
+	{ "failure: ErrorsAdmin is the sender", "\"ErrorsAdmin\"\t\""
+	    SENDER "\"\n", FROM, TO, false, { SENDER }, { true } },
+	{ "delay: sender only, default", NULL, FROM, TO, true, { SENDER },
+	    { false } },
+	{ "delay: NotifySendLogToSender=1", LOG1, FROM, TO, true, { SENDER },
+	    { true } },
+	{ "delay: TempErrorsAdmin copy always has it", TEMPADM, FROM, TO,
+	    true, { SENDER, ADMIN }, { false, true } },
+	{ "delay: TempErrorsAdmin, NOTIFY=FAILURE", TEMPADM, FROM,
+	    TO " NOTIFY=FAILURE", true, { ADMIN }, { true } },
+	{ "delay: ErrorsAdmin is not TempErrorsAdmin", ERRADM, FROM, TO, true,
+	    { SENDER }, { false } },
+};
+
+/* run_log_case - spool, report with SLOG, check every copy */
+static void
+run_log_case(const struct log_case *c)
+{
+	struct queue_failure why = { c->delay ? "4.4.1" : "5.1.1",
+	    c->delay ? D451 : D550, NULL, SLOG, strlen(SLOG) };
+	struct queue_ref ref, *refs = NULL;
+	struct queue_file qf;
+	struct report r;
+	struct config *cfg;
+	size_t nrefs = 99, i, nto = c->to[1] != NULL ? 2 : 1;
+	char to[400];
+
+	root_make(c->tab);
+	cfg = config_acquire();
+	spool(c->from, c->rcpt, ORIG, &ref, &qf);
+	assert_int_equal(report_make(cfg, &qf, &why, c->delay, true, &refs,
+	    &nrefs), 1);
+	assert_int_equal(nrefs, nto);
+	assert_int_equal(queue_scan(mailroot, SPLIT, "mess", NULL, NULL),
+	    (long)(1 + nto));
+	for (i = 0; i < nto; i++) {
+		report_load(&refs[i], c->to[i], &r);
+		assert_int_equal(r.nparts, 3);
+		if (report_has(&r, 1, "The delivery log of the message:\r\n")
+		    != c->log[i])
+			fail_msg("%s: copy %zu: log %s", c->name, i,
+			    c->log[i] ? "missing" : "shown");
+		assert_int_equal(report_has(&r, 1, "\r\n\r\n" SLOG),
+		    c->log[i]);
+		assert_false(report_has(&r, 1, "The log was cut"));
+		/* Copies with different text are separate reports. */
+		(void)snprintf(to, sizeof(to), "To: <%s>\r\n",
+		    c->log[0] != c->log[1] ? c->to[i] : c->to[0]);
+		assert_true(report_has(&r, 0, to));
+		queue_file_free(&r.qf);
+	}
+	free(refs);
+	queue_file_free(&qf);
+	config_release(cfg);
+	root_drop();
+}
+
+/* test_log - the delivery log in the report copies */
+static void
+test_log(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(log_cases); i++) {
+		print_message("case: %s\n", log_cases[i].name);
+		run_log_case(&log_cases[i]);
+	}
+}
+
+#define LOGLINES	3000	/* "line NNNNN ...", about 150 KiB */
+#define LONGLINE	5000	/* one log line of 'x' */
+#define LOG_SHOWN	((size_t)64 << 10)	/* the tail kept */
+
+/*
+ * log_make - a log over the cap: numbered LF lines, then a line with
+ * control and 8-bit octets, a LONGLINE-octet line and a last CRLF line
+ */
+static void
+log_make(struct buf *b)
+{
+	size_t i;
+
+	buf_init(b, (size_t)1 << 20);
+	for (i = 0; i < LOGLINES; i++)
+		assert_int_equal(buf_printf(b, "line %05zu lorem ipsum dolor"
+		    " sit amet, consectetur adipiscing\n", i), 0);
+	assert_int_equal(buf_puts(b, "ctl\x01\x1b x\xc3\xa9\rend\r\n"), 0);
+	for (i = 0; i < LONGLINE; i++)
+		assert_int_equal(buf_putc(b, 'x'), 0);
+	assert_int_equal(buf_puts(b, "\r\nlast line\r\n"), 0);
+}
+
+/*
+ * test_log_long - the log is cut to its tail from a line start (with a
+ * note), long lines are wrapped within 998 octets (report_parse checks
+ * every line), control and 8-bit octets do not pass
+ */
+static void
+test_log_long(void **state)
+{
+	struct queue_failure why = { "4.4.1", D451, NULL, NULL, 0 };
+	char xs[901], want[1000];
+	struct queue_ref ref, *refs = NULL;
+	struct queue_file qf;
+	struct report r;
+	struct config *cfg;
+	struct buf log;
+	const char *p;
+	size_t nrefs = 0;
+
+	(void)state;
+	root_make(TEMPADM);
+	cfg = config_acquire();
+	spool("MAIL FROM:<>", TO, ORIG, &ref, &qf);
+	log_make(&log);
+	why.log = log.data;
+	why.loglen = log.len;
+	assert_int_equal(queue_notify_delay(cfg, SPLIT, &qf, &why, TRIES,
+	    0, 0, &refs, &nrefs), 1);
+	assert_int_equal(nrefs, 1);
+	report_load(&refs[0], ADMIN, &r);
+	(void)snprintf(want, sizeof(want), "(The log was cut: only its last"
+	    " %zu of %zu octets are shown.)\r\n\r\nline ", LOG_SHOWN -
+	    (size_t)(strchr(log.data + log.len - LOG_SHOWN, '\n') + 1 -
+	    (log.data + log.len - LOG_SHOWN)), log.len);
+	assert_true(report_has(&r, 1, want));
+	assert_false(report_has(&r, 1, "line 00000 "));
+	assert_true(report_has(&r, 1, "adipiscing\r\nctl   x?? end\r\n"));
+	memset(xs, 'x', 900);
+	xs[900] = '\0';
+	(void)snprintf(want, sizeof(want), "\r\n%s\r\n    x", xs);
+	assert_true(report_has(&r, 1, want));
+	p = memmem(r.part[1], r.len[1], want, strlen(want));
+	assert_non_null(memmem(p, r.len[1] - (size_t)(p - r.part[1]),
+	    "xxx\r\nlast line\r\n", 16));
+	/* The cap: part 1 holds about 64 KiB of log, CRLF for LF. */
+	assert_true(r.len[1] > LOG_SHOWN - 1024 &&
+	    r.len[1] < LOG_SHOWN + 8192);
+	assert_false(report_has(&r, 2, "Will-Retry-Until"));
+	assert_false(report_has(&r, 1, "Next attempt"));
+	assert_false(is_8bit(r.qf.data, r.qf.datalen));
+	queue_file_free(&r.qf);
+	free(refs);
+	buf_clear(&log);
+	queue_file_free(&qf);
+	config_release(cfg);
+	root_drop();
+}
+
 /* main - run the group quietly */
 int
 main(void)
@@ -626,6 +920,8 @@ main(void)
 		cmocka_unit_test(test_fail),
 		cmocka_unit_test(test_fail_no_root),
 		cmocka_unit_test(test_bad_status),
+		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_log_long),
 	};
 
 	log_init("test_queue_bounce", false, false, false);
