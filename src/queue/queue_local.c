@@ -34,6 +34,15 @@ static bool	local_maildir = true;
 static pthread_mutex_t	 inflight_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char		*inflight[QUEUE_INFLIGHT_MAX];
 
+/*
+ * Remote files found in one pass, handed to the outbound queue together,
+ * so the recipients of one message at one domain share a transaction.
+ */
+struct out_batch {
+	struct queue_out_item	*items;
+	size_t			 n, cap;
+};
+
 /* A batch of files to deliver. */
 struct local_job {
 	struct queue_ref	*refs;
@@ -139,10 +148,40 @@ out:
 	tab_free(&vars);
 }
 
+/* out_push - one remote file for the outbound queue (now if no batch) */
+static void
+out_push(struct out_batch *ob, const struct queue_out_item *it)
+{
+	struct queue_out_item *ni;
+
+	if (ob != NULL && ob->n == ob->cap) {
+		ni = reallocarray(ob->items, ob->cap ? ob->cap * 2 : 16,
+		    sizeof(*ni));
+		if (ni != NULL) {
+			ob->items = ni;
+			ob->cap = ob->cap ? ob->cap * 2 : 16;
+		}
+	}
+	if (ob == NULL || ob->n == ob->cap) {
+		queue_out_add(it, 1);
+		return;
+	}
+	ob->items[ob->n++] = *it;
+}
+
+/* out_flush - hand a batch over */
+static void
+out_flush(struct out_batch *ob)
+{
+	queue_out_add(ob->items, ob->n);
+	free(ob->items);
+	memset(ob, 0, sizeof(*ob));
+}
+
 /* deliver_loaded - route and store one loaded spool file */
 static void
 deliver_loaded(struct config *cfg, const struct queue_ref *r,
-    struct queue_file *qf)
+    struct queue_file *qf, struct out_batch *ob)
 {
 	const char *root = config_mailroot(cfg);
 	struct addr_path to;
@@ -158,7 +197,7 @@ deliver_loaded(struct config *cfg, const struct queue_ref *r,
 		struct queue_out_item it;
 
 		if (queue_out_item_set(&it, r, qf) == 0)
-			queue_out_add(&it, 1);
+			out_push(ob, &it);
 		return;
 	}
 	if (store_user_find(cfg, to.local, to.domain, &u) == -1) {
@@ -239,9 +278,9 @@ inflight_drop(int slot)
 	pthread_mutex_unlock(&inflight_mtx);
 }
 
-/* queue_local_deliver_one - deliver one file */
-void
-queue_local_deliver_one(const struct queue_ref *r)
+/* deliver_one - deliver one file; remote ones go to ob (or at once) */
+static void
+deliver_one(const struct queue_ref *r, struct out_batch *ob)
 {
 	struct config *cfg;
 	struct queue_file qf;
@@ -265,11 +304,18 @@ queue_local_deliver_one(const struct queue_ref *r)
 			    strerror(errno));
 		goto out;
 	}
-	deliver_loaded(cfg, r, &qf);
+	deliver_loaded(cfg, r, &qf, ob);
 	queue_file_free(&qf);
 out:
 	config_release(cfg);
 	inflight_drop(slot);
+}
+
+/* queue_local_deliver_one - deliver one file */
+void
+queue_local_deliver_one(const struct queue_ref *r)
+{
+	deliver_one(r, NULL);
 }
 
 /* local_work - worker: deliver a batch */
@@ -277,10 +323,12 @@ static void
 local_work(void *arg)
 {
 	struct local_job *j = arg;
+	struct out_batch ob = { NULL, 0, 0 };
 	size_t i;
 
 	for (i = 0; i < j->n; i++)
-		queue_local_deliver_one(&j->refs[i]);
+		deliver_one(&j->refs[i], &ob);
+	out_flush(&ob);
 }
 
 /* local_done - loop: free the batch */
@@ -311,12 +359,11 @@ queue_local_schedule(struct queue_ref *refs, size_t n)
 	free(refs);
 }
 
-/* recover_cb - one file found in mess/ at start-up */
+/* recover_cb - one file found in mess/ (start-up, retry pass) */
 static int
 recover_cb(const struct queue_ref *r, void *arg)
 {
-	(void)arg;
-	queue_local_deliver_one(r);
+	deliver_one(r, arg);
 	return 0;
 }
 
@@ -384,12 +431,14 @@ long
 queue_local_retry(void)
 {
 	struct config *cfg = config_acquire();
+	struct out_batch ob = { NULL, 0, 0 };
 	long n;
 
 	if (cfg == NULL)
 		return -1;
 	n = queue_scan(config_mailroot(cfg), local_split, "mess", recover_cb,
-	    NULL);
+	    &ob);
+	out_flush(&ob);
 	config_release(cfg);
 	return n;
 }
@@ -400,6 +449,7 @@ queue_local_recover(void)
 {
 	static const char *const dirs[] = { "temp", "lock", "slog" };
 	struct config *cfg = config_acquire();
+	struct out_batch ob = { NULL, 0, 0 };
 	struct cleanup c;
 	long n;
 	size_t i;
@@ -412,7 +462,8 @@ queue_local_recover(void)
 		(void)queue_scan(c.root, local_split, c.dir, cleanup_cb, &c);
 	}
 	n = queue_scan(config_mailroot(cfg), local_split, "mess", recover_cb,
-	    NULL);
+	    &ob);
+	out_flush(&ob);
 	config_release(cfg);
 	return n;
 }

@@ -125,6 +125,7 @@ static void	smtpc_on_event(struct conn *, enum conn_event);
 static void	smtpc_on_tls(struct conn *);
 static void	smtpc_on_free(struct conn *);
 static void	smtpc_ehlo(struct smtpc *);
+static void	smtpc_after_ehlo(struct smtpc *);
 static void	smtpc_abort(struct smtpc *, const char *, const char *);
 static void	smtpc_res_local(struct smtpc_result *, int, const char *,
 		    enum smtpc_stage, const char *, ...)
@@ -505,15 +506,24 @@ smtpc_fallback(struct smtpc *s, const char *why)
 }
 
 /*
- * smtpc_tls_fail - STARTTLS not offered or not working: fall back in
- * clear text (need_tls 1) or fail (2, RFC 3207 section 4: a client
- * that requires TLS must not go on without it).
+ * smtpc_tls_fail - STARTTLS not offered or not working: go on in clear
+ * text (need_tls 1) - on this connection when no handshake began
+ * (`clean`: not offered, or refused with a reply), else on a new one -
+ * or fail (2, RFC 3207 section 4: a client that requires TLS must not go
+ * on without it).
  */
 static void
-smtpc_tls_fail(struct smtpc *s, const char *why)
+smtpc_tls_fail(struct smtpc *s, const char *why, bool clean)
 {
 	struct smtpc_result res;
 
+	if (s->conf.need_tls == 1 && clean) {
+		log_info("%ssmtpc: %s: %s, going on in clear text", s->pfx,
+		    s->peer, why);
+		s->tls_off = true;
+		smtpc_after_ehlo(s);
+		return;
+	}
 	if (s->conf.need_tls == 1) {
 		smtpc_fallback(s, why);
 		return;
@@ -657,7 +667,7 @@ smtpc_after_ehlo(struct smtpc *s)
 {
 	if (s->conf.need_tls >= 1 && !s->tls_off && !conn_is_tls(s->c)) {
 		if (!s->caps.starttls) {
-			smtpc_tls_fail(s, "STARTTLS is not offered");
+			smtpc_tls_fail(s, "STARTTLS is not offered", true);
 			return;
 		}
 		if (smtpc_cmd(s, "STARTTLS", NULL) == 0)
@@ -699,7 +709,7 @@ smtpc_tls_start_cb(struct conn *c)
 	/* RFC 3207 6: nothing received before the handshake counts. */
 	if (evbuffer_drain(s->in, evbuffer_get_length(s->in)) == -1 ||
 	    conn_starttls_client(c, s->servername) == -1) {
-		smtpc_tls_fail(s, "cannot start TLS");
+		smtpc_tls_fail(s, "cannot start TLS", false);
 		return;
 	}
 	smtpc_wait(s, SMTPC_S_TLS, s->conf.to.command);
@@ -714,7 +724,7 @@ smtpc_on_starttls(struct smtpc *s)
 	if (s->r.code != 220) {
 		snprintf(why, sizeof(why), "STARTTLS refused: %d %s",
 		    s->r.code, s->r.text.data);
-		smtpc_tls_fail(s, why);
+		smtpc_tls_fail(s, why, true);
 		return;
 	}
 	/* Outside on_data, so ev.c's input accounting stays right. */
