@@ -402,6 +402,10 @@ serve_queue_init(const struct serve *s)
 	qc.max_tries = s->o.smail_max_tries;
 	qc.log = s->o.smail_log;
 	qc.family = fam[s->o.resolve];
+	qc.self_port = s->o.svc[SVC_SMTP].disabled ? 0 :
+	    s->o.svc[SVC_SMTP].port;
+	qc.self_addrs = s->o.svc[SVC_SMTP].bind;
+	qc.nself_addrs = s->o.svc[SVC_SMTP].nbind;
 	queue_out_init(&qc);
 }
 

@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <event2/event.h>
 
 #include "config/config.h"
@@ -160,8 +162,12 @@ struct qo_agent {
 	TAILQ_ENTRY(qo_agent)	 link;
 };
 
+#define QO_SELF_MAX		64	/* addresses of this server */
+
 static struct queue_out_conf	 conf = { 23, 16, 480, 16, 32, false,
-				    DNS_V4 };
+				    DNS_V4, 0, NULL, 0 };
+static struct sockaddr_storage	 self[QO_SELF_MAX];
+static size_t			 nself;
 static pthread_mutex_t		 pend_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct queue_out_item	*pend;
 static size_t			 npend, pend_cap;
@@ -377,11 +383,69 @@ heap_remove(struct qo_entry *e)
 
 /* --- the schedule --- */
 
+/* self_add - remember one address of this server */
+static void
+self_add(const struct sockaddr *sa)
+{
+	size_t len = sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	if (nself < QO_SELF_MAX && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6)) {
+		memset(&self[nself], 0, sizeof(self[nself]));
+		memcpy(&self[nself++], sa, len);
+	}
+}
+
+/* self_init - the addresses the SMTP server answers on */
+static void
+self_init(void)
+{
+	struct ifaddrs *ifa, *i;
+	size_t k;
+
+	nself = 0;
+	for (k = 0; k < conf.nself_addrs; k++)
+		self_add((const struct sockaddr *)&conf.self_addrs[k]);
+	if (conf.nself_addrs > 0 || getifaddrs(&ifa) == -1)
+		return;
+	for (i = ifa; i != NULL; i = i->ifa_next)
+		if (i->ifa_addr != NULL)
+			self_add(i->ifa_addr);
+	freeifaddrs(ifa);
+}
+
+/* is_self - is this address and port our own SMTP server? */
+static bool
+is_self(const struct sockaddr_storage *ss, int port)
+{
+	size_t k;
+
+	if (port != conf.self_port || conf.self_port == 0)
+		return false;
+	for (k = 0; k < nself; k++) {
+		if (self[k].ss_family != ss->ss_family)
+			continue;
+		if (ss->ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)&self[k])->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+			return true;
+		if (ss->ss_family == AF_INET6 && memcmp(
+		    &((const struct sockaddr_in6 *)&self[k])->sin6_addr,
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* queue_out_init - settings */
 void
 queue_out_init(const struct queue_out_conf *c)
 {
 	conf = *c;
+	self_init();
+	conf.self_addrs = NULL;		/* copied */
 	if (conf.max_sessions < 1)
 		conf.max_sessions = 1;
 	if (conf.retry < 1)
@@ -1795,6 +1859,7 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *addrs,
 {
 	struct qo_agent *a = arg;
 	const char *name;
+	size_t i;
 
 	a->pending = false;
 	if (stopping) {
@@ -1813,6 +1878,28 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *addrs,
 	}
 	if (n > DNS_ADDR_MAX)
 		n = DNS_ADDR_MAX;
+	for (i = 0; a->rt.kind == SMTPC_ROUTE_MX && i < n; i++) {
+		if (!is_self(&addrs[i], a->hosts[a->hi].port))
+			continue;
+		/*
+		 * RFC 5321 5.1: this MX is us; it and every MX of equal or
+		 * worse preference (the rest of the sorted list) go.
+		 */
+		log_warn("queue: %s: MX %s (preference %u) is this server;"
+		    " it and the MX after it are skipped", a->dest->domain,
+		    name, a->hosts[a->hi].pref);
+		a->nhosts = a->hi;
+		if (a->hi == 0) {
+			log_error("queue: this host is the best MX of %s;"
+			    " mail for it is kept (check its MX records)",
+			    a->dest->domain);
+			result_set(&a->err, 451, "4.4.6", SMTPC_ST_CONNECT,
+			    "mail for %s loops back to me (I am its best"
+			    " MX)", a->dest->domain);
+		}
+		agent_next_host(a);
+		return;
+	}
 	memcpy(a->addrs, addrs, n * sizeof(*addrs));
 	a->naddrs = n;
 	a->ai = 0;

@@ -37,6 +37,16 @@ struct queue_out_conf {
 	int		max_tries;	/* -Qr */
 	bool		log;		/* -Ql: smail log file */
 	enum dns_family	family;		/* -M4/-M6/-M5/-M7 */
+	/*
+	 * This server's SMTP listeners, so that an MX host that is this
+	 * server is recognised by its address (RFC 5321 5.1): the -Sp port
+	 * (0: SMTP off) and the -SI addresses (none: every address of the
+	 * machine's interfaces).  Names are compared with HeloDomain,
+	 * SmtpServerDomain and the host name.
+	 */
+	int				 self_port;
+	const struct sockaddr_storage	*self_addrs;
+	size_t				 nself_addrs;
 };
 
 /* queue_out_init - settings; call before queue_out_start. */

@@ -35,6 +35,12 @@ DNS_RECORDS = [
     "--mx-host=nullmx.test,.,0",
     "--host-record=implicit.test,%s" % IMPLICIT,
     "--host-record=relay.auth.test,%s" % RELAY_AUTH,
+    # me.self.test is the sending server itself (127.0.0.1).
+    "--host-record=me.self.test,127.0.0.1",
+    "--mx-host=best.self.test,me.self.test,10",
+    "--mx-host=best.self.test,mx2.dom.test,20",
+    "--mx-host=backup.self.test,mx1.dom.test,10",
+    "--mx-host=backup.self.test,me.self.test,20",
 ]
 
 FAST = ("-Qt", "1", "-Qi", "0", "-Ql")     # retry every second
@@ -801,6 +807,43 @@ def test_mx_falls_back_to_next_preference(relay, peer_factory, mailroot,
     p2.wait_messages(1)
     wait_spool_empty(mailroot)
     assert "deferred" not in srv.log()
+
+
+def self_mx_relay(relay, mailroot):
+    """A sending server whose MX port is its own SMTP port, so MX hosts
+    at 127.0.0.1 are itself (RFC 5321 5.1)."""
+    srv = relay()
+    start = len(srv.log())
+    set_server_tab(mailroot, {"SmtpMXPort": str(srv.ports["smtp"])})
+    srv.wait_log("configuration reloaded", start=start)
+    return srv
+
+
+def test_mx_self_best_defers_without_loop(relay, peer_factory, mailroot):
+    """This server is the best MX: it and the worse MX are dropped; the
+    mail waits, it is never sent to itself or to the worse MX."""
+    srv = self_mx_relay(relay, mailroot)
+    p2 = peer_factory(host=MX2, port=srv.ports["smtp"])
+    send(srv, "user@best.self.test")
+    srv.wait_log("I am its best MX")
+    assert spool(mailroot, "rsnd")
+    assert not tried(p2)
+    assert srv.log().count("smtp: connect peer=") == 1     # the test's
+
+
+def test_mx_self_backup_uses_better_mx(relay, peer_factory, mailroot):
+    """This server is a worse MX: the better one gets the mail; when it is
+    down the mail waits instead of looping to this server."""
+    srv = self_mx_relay(relay, mailroot)
+    p1 = peer_factory(host=MX1, port=srv.ports["smtp"])
+    send(srv, "user@backup.self.test")
+    p1.wait_messages(1)
+    wait_spool_empty(mailroot)
+    p1.stop()
+    send(srv, "again@backup.self.test")
+    srv.wait_log("is this server")
+    srv.wait_log("queue: deferred id=")
+    assert srv.log().count("smtp: connect peer=") == 2     # the test's
 
 
 def test_implicit_mx(relay, peer_factory, mailroot, mx_port):
