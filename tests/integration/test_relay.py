@@ -951,6 +951,105 @@ def test_notify_try_pattern_delay_notice(relay, peer_factory, mailroot):
     wait_spool_empty(mailroot)
 
 
+def send_dsn(srv, rcpt):
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as c:
+        c.ehlo("client.test")
+        assert c.sendmail(ALICE, [rcpt], msg(to=rcpt),
+                          mail_options=["RET=HDRS", "ENVID=job+2D42"],
+                          rcpt_options=["NOTIFY=SUCCESS,FAILURE",
+                                        "ORCPT=rfc822;%s" % rcpt]) == {}
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_dsn_parameters_passed_on(relay, peer_factory, mailroot, offered):
+    """RET, ENVID, NOTIFY and ORCPT go to a next hop that offers DSN, and
+    only to one that does."""
+    caps = ("PIPELINING", "8BITMIME") + (("DSN",) if offered else ())
+    p = peer_factory(caps=caps)
+    srv = relay(tab=gateway(p, ",NeedTLS=0"))
+    send_dsn(srv, "rcpt@remote.test")
+    [t] = p.wait_messages(1)
+    wait_spool_empty(mailroot)
+    [rcpt_line] = t.rcpt_lines
+    if offered:
+        assert "RET=HDRS" in t.mail_params
+        assert "ENVID=job+2D42" in t.mail_params
+        assert "NOTIFY=SUCCESS,FAILURE" in rcpt_line
+        assert "ORCPT=rfc822;rcpt@remote.test" in rcpt_line
+    else:
+        assert "RET=" not in t.mail_params and "ENVID" not in t.mail_params
+        assert "NOTIFY" not in rcpt_line and "ORCPT" not in rcpt_line
+
+
+class AioHandler:
+    """aiosmtpd handler keeping every envelope."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 2.0.0 OK"
+
+
+@pytest.fixture
+def aiopeer():
+    """aiosmtpd_peer(smtputf8) -> (handler, host, port), a real aiosmtpd
+    server on 127.0.0.6."""
+    from aiosmtpd.controller import Controller
+    made = []
+
+    def make(smtputf8):
+        handler = AioHandler()
+        port = free_port(("127.0.0.6",))
+        c = Controller(handler, hostname="127.0.0.6", port=port,
+                       enable_SMTPUTF8=smtputf8)
+        c.start()
+        made.append(c)
+        return handler, "127.0.0.6", port
+
+    yield make
+    for c in made:
+        c.stop()
+
+
+def test_aiosmtpd_peer_one_transaction(relay, aiopeer, mailroot):
+    """aiosmtpd as the next hop: one transaction for two recipients."""
+    h, host, port = aiopeer(True)
+    srv = relay(tab={"DefaultSMTPGateways": "%s:%d,NeedTLS=0" %
+                     (host, port)})
+    send(srv, ["a@remote.test", "b@remote.test"])
+    wait_for(lambda: h.envelopes, 10, what="aiosmtpd got the message")
+    wait_spool_empty(mailroot)
+    [env] = h.envelopes
+    assert env.mail_from == ALICE
+    assert sorted(env.rcpt_tos) == ["a@remote.test", "b@remote.test"]
+    assert b"Subject: test" in env.original_content
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_smtputf8_address(relay, aiopeer, mailroot, offered):
+    """A UTF-8 recipient goes out with SMTPUTF8 when the next hop offers
+    it; otherwise the sender gets a 5.6.7 report."""
+    h, host, port = aiopeer(offered)
+    srv = relay(tab={"DefaultSMTPGateways": "%s:%d,NeedTLS=0" %
+                     (host, port)})
+    rcpt = "jos\u00e9@remote.test"
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as c:
+        c.ehlo("client.test")
+        assert c.sendmail(ALICE, [rcpt], "Subject: utf8\r\n\r\nhi\r\n",
+                          mail_options=["SMTPUTF8"]) == {}
+    if offered:
+        wait_for(lambda: h.envelopes, 10, what="aiosmtpd got the message")
+        assert h.envelopes[0].rcpt_tos == [rcpt]
+        assert "SMTPUTF8" in h.envelopes[0].mail_options
+    else:
+        [rep] = bounces(mailroot)
+        check_report(rep, [], status="5.6.7")
+        assert not h.envelopes
+    wait_spool_empty(mailroot)
+
+
 # ---- ETRN, flush, connection reuse ----------------------------------------
 
 def etrn(srv, domain):
