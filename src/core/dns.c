@@ -318,19 +318,19 @@ dns_servers_parse(const char *value, char *err, size_t errlen)
 	return dns_servers_split(value, sv, nitems(sv), &n, err, errlen);
 }
 
-/* dns_name_normalize - validate a name, lower-case it into out */
-static bool
-dns_name_normalize(const char *in, char out[DNS_NAME_MAX + 1])
+/* dns_name_ok - a valid name (see dns.h) */
+bool
+dns_name_ok(const char *p, size_t len)
 {
-	size_t len = strnlen(in, DNS_NAME_MAX + 2), i, label = 0;
+	size_t i, label = 0;
 	char c;
 
-	if (len > 0 && in[len - 1] == '.')
+	if (len > 0 && p[len - 1] == '.')
 		len--;		/* absolute form */
 	if (len == 0 || len > DNS_TEXT_MAX)
 		return false;
 	for (i = 0; i < len; i++) {
-		c = in[i];
+		c = p[i];
 		if (c == '.') {
 			if (label == 0)
 				return false;
@@ -341,8 +341,23 @@ dns_name_normalize(const char *in, char out[DNS_NAME_MAX + 1])
 				return false;
 		} else
 			return false;
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 'a' - 'A') : c;
 	}
+	return true;
+}
+
+/* dns_name_normalize - validate a name, lower-case it into out */
+static bool
+dns_name_normalize(const char *in, char out[DNS_NAME_MAX + 1])
+{
+	size_t len = strnlen(in, DNS_NAME_MAX + 2), i;
+
+	if (!dns_name_ok(in, len))
+		return false;
+	if (in[len - 1] == '.')
+		len--;
+	for (i = 0; i < len; i++)
+		out[i] = (in[i] >= 'A' && in[i] <= 'Z') ?
+		    (char)(in[i] + 'a' - 'A') : in[i];
 	out[len] = '\0';
 	return true;
 }

@@ -68,6 +68,12 @@ struct dns_conf {
 };
 
 /*
+ * dns_name_ok - `len` octets at p are a valid name by the rules above
+ * (pure; no NUL needed).
+ */
+bool	dns_name_ok(const char *p, size_t len);
+
+/*
  * dns_servers_parse - check a SmartDNSHost value (pure): 0, or -1 with a
  * reason in err.  Used by dns_resolver_new and by configuration checks.
  */

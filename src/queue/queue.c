@@ -228,14 +228,9 @@ queue_unlink_keep_errno(const char *path)
 	errno = e;
 }
 
-/*
- * queue_addr - copy the address between the first '<' after `prefix`
- * (matched case-insensitively at the line start) and its closing '>' into
- * out; quoted strings and backslash escapes may hide a '>'.  "<>" gives
- * "".  Returns 0, or -1 with EINVAL.
- */
-static int
-queue_addr(const char *line, const char *prefix, char *out, size_t size)
+/* queue_line_addr - the address of a MAIL FROM / RCPT TO line */
+int
+queue_line_addr(const char *line, const char *prefix, char *out, size_t size)
 {
 	size_t plen = strlen(prefix);
 	const char *p, *q;
@@ -299,7 +294,7 @@ queue_env_ok(const struct queue_env *env)
 	    !queue_line_ok("msgid", env->msgid) ||
 	    !queue_line_ok("mail_from", env->mail_from))
 		return false;
-	if (queue_addr(env->mail_from, "MAIL FROM:", addr, sizeof(addr)) ==
+	if (queue_line_addr(env->mail_from, "MAIL FROM:", addr, sizeof(addr)) ==
 	    -1) {
 		log_error("queue: submit refused: bad MAIL FROM line");
 		return false;
@@ -311,7 +306,7 @@ queue_env_ok(const struct queue_env *env)
 	for (i = 0; i < env->nrcpts; i++) {
 		if (!queue_line_ok("rcpt", env->rcpts[i]))
 			return false;
-		if (queue_addr(env->rcpts[i], "RCPT TO:", addr,
+		if (queue_line_addr(env->rcpts[i], "RCPT TO:", addr,
 		    sizeof(addr)) == -1) {
 			log_error("queue: submit refused: bad RCPT TO line");
 			return false;
@@ -682,9 +677,9 @@ queue_file_load(const char *path, size_t max, struct queue_file *qf)
 	qf->msgid = line[2];
 	qf->mail_from = line[3];
 	qf->rcpt = line[4];
-	if (queue_addr(qf->mail_from, "MAIL FROM:", qf->from,
+	if (queue_line_addr(qf->mail_from, "MAIL FROM:", qf->from,
 	    sizeof(qf->from)) == -1 ||
-	    queue_addr(qf->rcpt, "RCPT TO:", qf->to, sizeof(qf->to)) == -1)
+	    queue_line_addr(qf->rcpt, "RCPT TO:", qf->to, sizeof(qf->to)) == -1)
 		goto bad;
 	qf->data = p;
 	qf->datalen = (size_t)(end - p);

@@ -100,6 +100,15 @@ int	queue_file_load(const char *path, size_t max, struct queue_file *qf)
 	    WARN_UNUSED_RESULT;
 void	queue_file_free(struct queue_file *qf);
 
+/*
+ * queue_line_addr - copy the address between the first '<' after `prefix`
+ * (e.g. "MAIL FROM:", matched case-insensitively at the line start) and
+ * its closing '>' into out; quoted strings and backslash escapes may hide
+ * a '>'.  "<>" gives "".  Returns 0, or -1 with EINVAL.
+ */
+int	queue_line_addr(const char *line, const char *prefix, char *out,
+	    size_t size) WARN_UNUSED_RESULT;
+
 /* queue_path - "<mailroot>/spool/<l1>/<l2>/<dir>/<name>". 0 or -1. */
 int	queue_path(const char *mailroot, const struct queue_ref *r,
 	    const char *dir, char *out, size_t size) WARN_UNUSED_RESULT;

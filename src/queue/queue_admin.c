@@ -79,36 +79,6 @@ qadm_state_dir(enum queue_admin_state state)
 }
 
 /*
- * qadm_addr - the address between the first '<' after `prefix` (matched
- * case-insensitively) and its closing '>', as queue_file_load reads it:
- * quoted strings and backslash escapes may hide a '>'.  0 or -1.
- */
-static int
-qadm_addr(const char *line, const char *prefix, char *out, size_t size)
-{
-	size_t plen = strlen(prefix);
-	const char *p, *q;
-	bool quoted = false;
-
-	if (strncasecmp(line, prefix, plen) != 0 ||
-	    (p = strchr(line + plen, '<')) == NULL)
-		return -1;
-	for (q = ++p; *q != '\0'; q++) {
-		if (*q == '\\' && q[1] != '\0')
-			q++;
-		else if (*q == '"')
-			quoted = !quoted;
-		else if (*q == '>' && !quoted)
-			break;
-	}
-	if (*q != '>' || (size_t)(q - p) >= size)
-		return -1;
-	memcpy(out, p, (size_t)(q - p));
-	out[q - p] = '\0';
-	return 0;
-}
-
-/*
  * qadm_head_parse - split the header prefix `h` (NUL-terminated, modified)
  * into its lines and fill the message id and addresses of e.  A listing
  * needs only the header, so a large message is never read whole.  0 or -1
@@ -133,8 +103,8 @@ qadm_head_parse(char *h, struct queue_admin_entry *e)
 		p = nl + 1;
 	}
 	if (strcmp(line[QADM_HDR_LINES], QADM_DATA_MARK) != 0 ||
-	    qadm_addr(line[3], "MAIL FROM:", e->from, sizeof(e->from)) == -1 ||
-	    qadm_addr(line[4], "RCPT TO:", e->to, sizeof(e->to)) == -1) {
+	    queue_line_addr(line[3], "MAIL FROM:", e->from, sizeof(e->from)) == -1 ||
+	    queue_line_addr(line[4], "RCPT TO:", e->to, sizeof(e->to)) == -1) {
 		e->from[0] = e->to[0] = '\0';
 		return -1;
 	}

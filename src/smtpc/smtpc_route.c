@@ -19,13 +19,13 @@
 #include <sys/stat.h>
 
 #include "config/config.h"
+#include "core/dns.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/match.h"
 #include "core/tab.h"
 #include "smtpc/smtpc_route.h"
 
-#define ROUTE_LABEL_MAX	63	/* RFC 1035 2.3.4 */
 #define ROUTE_SHOW	64	/* most bytes of a bad value shown in err */
 
 /* A piece of a string, not NUL-terminated; p == NULL: nothing left. */
@@ -138,29 +138,11 @@ span_cstr(struct span s, char *out, size_t size)
  * Hosts.
  */
 
-/* route_name_ok - DNS name: [A-Za-z0-9_-] labels of 1..63, one final dot */
+/* route_name_ok - a host name as core/dns.h takes it */
 static bool
 route_name_ok(struct span h)
 {
-	size_t i, label = 0;
-	char c;
-
-	if (h.len == 0 || h.len > SMTPC_ROUTE_HOST_MAX)
-		return false;
-	for (i = 0; i < h.len; i++) {
-		c = h.p[i];
-		if (c == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
-			if (++label > ROUTE_LABEL_MAX)
-				return false;
-		} else
-			return false;
-	}
-	return true;
+	return h.len <= SMTPC_ROUTE_HOST_MAX && dns_name_ok(h.p, h.len);
 }
 
 /*

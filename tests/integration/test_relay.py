@@ -35,6 +35,7 @@ DNS_RECORDS = [
     "--mx-host=nullmx.test,.,0",
     "--host-record=implicit.test,%s" % IMPLICIT,
     "--host-record=relay.auth.test,%s" % RELAY_AUTH,
+    "--cname=alias.test,dom.test",
     # me.self.test is the sending server itself (127.0.0.1).
     "--host-record=me.self.test,127.0.0.1",
     "--mx-host=best.self.test,me.self.test,10",
@@ -844,6 +845,16 @@ def test_mx_self_backup_uses_better_mx(relay, peer_factory, mailroot):
     srv.wait_log("is this server")
     srv.wait_log("queue: deferred id=")
     assert srv.log().count("smtp: connect peer=") == 2     # the test's
+
+
+def test_mx_through_cname(relay, peer_factory, mailroot, mx_port):
+    """A recipient domain that is a CNAME gets the MX of its target."""
+    p1 = peer_factory(host=MX1, port=mx_port)
+    srv = relay(tab={"SmtpMXPort": str(mx_port)})
+    send(srv, "user@alias.test")
+    [t] = p1.wait_messages(1)
+    assert t.rcpts == ["user@alias.test"]
+    wait_spool_empty(mailroot)
 
 
 def test_implicit_mx(relay, peer_factory, mailroot, mx_port):
