@@ -187,7 +187,6 @@ static int			 nagents;
 static struct dns_resolver	*resolver;
 static char			 resolver_hosts[512];
 static struct event		*tick;
-static int			 jobs;		/* worker jobs in flight */
 
 static pthread_mutex_t		 stop_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t		 stop_cond = PTHREAD_COND_INITIALIZER;
@@ -1081,7 +1080,6 @@ commit_done(void *arg)
 	struct qo_entry *e;
 	size_t i;
 
-	jobs--;
 	for (i = 0; !stopping && i < bt->n; i++) {
 		struct qo_file *f = &bt->f[i];
 
@@ -1108,10 +1106,8 @@ commit_done(void *arg)
 static void
 commit(struct qo_batch *bt)
 {
-	jobs++;
 	if (work_submit(ev_loop_at(0), commit_work, commit_done, bt) == -1) {
 		/* The files stay where they are; the next start retries. */
-		jobs--;
 		if (!stopping) {
 			size_t i;
 
@@ -1667,7 +1663,6 @@ load_done(void *arg)
 	struct smtpc_result r;
 	size_t i;
 
-	jobs--;
 	a->pending = false;
 	bt->agent = NULL;
 	if (stopping) {
@@ -1734,9 +1729,7 @@ agent_take(struct qo_agent *a)
 	}
 	bt->agent = a;
 	a->pending = true;
-	jobs++;
 	if (work_submit(ev_loop_at(0), load_work, load_done, bt) == -1) {
-		jobs--;
 		a->pending = false;
 		a->b = bt;		/* agent_end defers it */
 		agent_end(a);
@@ -2148,7 +2141,6 @@ scan_done(void *arg)
 {
 	struct qo_scan *sc = arg;
 
-	jobs--;
 	queue_out_add(sc->items, sc->n);
 	free(sc->items);
 	free(sc);
@@ -2167,14 +2159,9 @@ start_cb(void *arg)
 	if (tick == NULL || event_add(tick, &tv) == -1)
 		log_error("queue: no retry timer: deferred mail waits");
 	sc = calloc(1, sizeof(*sc));
-	if (sc != NULL) {
-		jobs++;
-		if (work_submit(ev_loop_at(0), scan_work, scan_done, sc) ==
-		    -1) {
-			jobs--;
-			free(sc);
-		}
-	}
+	if (sc != NULL &&
+	    work_submit(ev_loop_at(0), scan_work, scan_done, sc) == -1)
+		free(sc);
 	drain(NULL);
 }
 
