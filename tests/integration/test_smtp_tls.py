@@ -196,11 +196,25 @@ def no_relay(root):
     (root / "smtprelay.tab").write_text("")
 
 
-def spooled_for(root, rcpt):
-    """Spool files (any queue directory) that carry RCPT TO:<rcpt>."""
+def spooled_for(root, rcpt, timeout=3):
+    """Spool files (mess/, rsnd/ or froz/) that carry RCPT TO:<rcpt>.  The
+    outbound queue may be moving the file from mess/ to rsnd/ while we
+    look, so look again for a moment before answering "none"."""
     needle = b"RCPT TO:<" + rcpt.encode() + b">"
-    return [p for p in glob.glob(str(root / "spool/*/*/*/*"))
-            if os.path.isfile(p) and needle in open(p, "rb").read()]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for p in glob.glob(str(root / "spool/*/*/*/*")):
+            if p.split(os.sep)[-2] not in ("mess", "rsnd", "froz"):
+                continue
+            try:
+                if needle in open(p, "rb").read():
+                    found.append(p)
+            except OSError:
+                pass                    # moved meanwhile
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def send_message(c, sender, rcpt, subject="tls test"):
@@ -868,6 +882,7 @@ def test_relay_needs_auth(mailroot, start_server):
     assert c.code(b"RSET\r\n") == 250
     assert c.auth_plain(ALICE, "secret").startswith(AUTH_OK)
     assert send_message(c, ALICE, FOREIGN).startswith(b"250 2.0.0 OK <S")
+    srv.wait_log("queue: deferred")     # no DNS: it rests in rsnd/
     [f] = spooled_for(mailroot, FOREIGN)
     data = open(f, "rb").read()
     head = data.split(b"<<MAIL-DATA>>\r\n", 1)[1]
