@@ -28,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <event2/event.h>
 
@@ -85,7 +86,7 @@ struct qo_entry {
 };
 
 struct qo_group {
-	char			 key[DNS_NAME_MAX + 70]; /* domain "\n" msgid */
+	char			 key[DNS_NAME_MAX + 70]; /* dest "\n" msgid */
 	struct qo_dest		*dest;
 	TAILQ_HEAD(, qo_entry)	 entries;
 	size_t			 n;
@@ -93,7 +94,9 @@ struct qo_group {
 };
 
 struct qo_dest {
-	char			 domain[DNS_NAME_MAX + 1];
+	char			 key[DNS_NAME_MAX + 1];	/* domain, or
+						   "relays:<hash>" */
+	char			 domain[DNS_NAME_MAX + 1]; /* routed by */
 	TAILQ_HEAD(, qo_group)	 ready;
 	int			 active;	/* agents */
 	bool			 wanting;	/* in the want list */
@@ -111,6 +114,7 @@ struct qo_file {
 	char			 server[320];	/* "host [ip]" or "" */
 	size_t			 log;		/* offset of its transcript in
 						   the batch's log, or SIZE_MAX */
+	bool			 handed;	/* to local delivery */
 	char			 addr[SMTPC_SRCROUTE_MAX + 320]; /* RCPT */
 	char			 notify[64], orcpt[512];	/* DSN */
 	char			 ret[16], envid[128];
@@ -135,7 +139,6 @@ struct qo_batch {
 	int			 auth_rc[QO_AUTH_HOSTS];
 	char			 auth_host[QO_AUTH_HOSTS][DNS_NAME_MAX + 1];
 	struct qo_agent		*agent;		/* while loading */
-	bool			 local;		/* handed to local delivery */
 };
 
 struct qo_host {
@@ -489,20 +492,72 @@ queue_out_item_set(struct queue_out_item *it, const struct queue_ref *r,
 	return 0;
 }
 
-/* dest_get - the destination of a domain, created on demand */
-static struct qo_dest *
-dest_get(const char *domain)
+/* hop_cmp - qsort order of hop fingerprints */
+static int
+hop_cmp(const void *a, const void *b)
 {
-	struct qo_dest *d = ht_get(&dests, domain);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * dest_key - the destination of mail for `domain`: the domain itself
+ * when it is routed by MX, else its relay route, so that domains behind
+ * one smarthost or relay list share sessions and transactions.  The
+ * hops are taken in sorted order ('#' lists shuffle on every lookup).
+ */
+static void
+dest_key(const char *domain, char *key, size_t size)
+{
+	struct config *cfg = config_acquire();
+	static struct smtpc_route rt;		/* loop 0 only; large */
+	char hop[SMTPC_ROUTE_HOPS_MAX][SMTPC_ROUTE_HOST_MAX + 96];
+	char *sorted[SMTPC_ROUTE_HOPS_MAX], err[256], ip[INET6_ADDRSTRLEN];
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+	const char *p;
+
+	if (smtpc_route_find(cfg, domain, &rt, err, sizeof(err)) == -1 ||
+	    rt.kind != SMTPC_ROUTE_HOSTS) {
+		config_release(cfg);
+		qo_copy(key, domain, size);
+		return;
+	}
+	config_release(cfg);
+	for (i = 0; i < rt.nhops; i++) {
+		const struct smtpc_hop *o = &rt.hops[i];
+
+		ip[0] = '\0';
+		if (o->opts.has_bind)
+			(void)getnameinfo((const struct sockaddr *)
+			    &o->opts.bind, o->opts.bindlen, ip, sizeof(ip),
+			    NULL, 0, NI_NUMERICHOST);
+		snprintf(hop[i], sizeof(hop[i]), "%s:%d:%d:%d:%s", o->host,
+		    o->port, o->opts.need_tls, o->opts.lmtp, ip);
+		sorted[i] = hop[i];
+	}
+	qsort(sorted, rt.nhops, sizeof(sorted[0]), hop_cmp);
+	for (i = 0; i <= rt.nhops; i++)
+		for (p = i < rt.nhops ? sorted[i] : rt.srcroute; *p != '\0';
+		    p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(key, size, "relays:%016llx", (unsigned long long)h);
+}
+
+/* dest_get - the destination with this key, created on demand */
+static struct qo_dest *
+dest_get(const char *key, const char *domain)
+{
+	struct qo_dest *d = ht_get(&dests, key);
 
 	if (d != NULL)
 		return d;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
+	qo_copy(d->key, key, sizeof(d->key));
 	qo_copy(d->domain, domain, sizeof(d->domain));
 	TAILQ_INIT(&d->ready);
-	if (ht_put(&dests, d->domain, d) == -1) {
+	if (ht_put(&dests, d->key, d) == -1) {
 		free(d);
 		return NULL;
 	}
@@ -524,7 +579,7 @@ static void
 dest_maybe_free(struct qo_dest *d)
 {
 	if (d->active == 0 && TAILQ_EMPTY(&d->ready) && !d->wanting) {
-		ht_del(&dests, d->domain);
+		ht_del(&dests, d->key);
 		free(d);
 	}
 }
@@ -535,13 +590,14 @@ entry_ready(struct qo_entry *e)
 {
 	struct qo_group *g;
 	struct qo_dest *d;
-	char key[sizeof(g->key)];
+	char key[sizeof(g->key)], dk[sizeof(d->key)];
 
 	heap_remove(e);
-	snprintf(key, sizeof(key), "%s\n%s", e->domain, e->msgid);
+	dest_key(e->domain, dk, sizeof(dk));
+	snprintf(key, sizeof(key), "%s\n%s", dk, e->msgid);
 	g = ht_get(&groups, key);
 	if (g == NULL) {
-		d = dest_get(e->domain);
+		d = dest_get(dk, e->domain);
 		g = calloc(1, sizeof(*g));
 		if (d == NULL || g == NULL) {
 			free(g);
@@ -763,6 +819,7 @@ slog_block(struct buf *b, const struct qo_batch *bt, const struct qo_file *f,
     time_t now)
 {
 	const char *sp = f->res.enh[0] != '\0' ? " " : "";
+	const char *at = f->loaded ? strrchr(f->qf.to, '@') : NULL;
 	char date[64];
 	const char *log, *nl;
 	int rc;
@@ -772,7 +829,8 @@ slog_block(struct buf *b, const struct qo_batch *bt, const struct qo_file *f,
 	rc |= buf_printf(b, "ErrCode   = -%d\r\nErrString = %s%s%s\r\n",
 	    f->res.code, f->res.enh, sp, f->res.text);
 	rc |= buf_printf(b, "SMAIL SMTP-Send MX = \"%s\" SMTP = \"%s\" From ="
-	    " \"%s\" To = \"%s\" Failed !\r\n", f->server, bt->domain,
+	    " \"%s\" To = \"%s\" Failed !\r\n", f->server,
+	    at != NULL ? at + 1 : bt->domain,
 	    f->loaded ? f->qf.from : "", f->loaded ? f->qf.to : "");
 	rc |= buf_printf(b, "SMTP-Error = \"%d %s%s%s\"\r\n", f->res.code,
 	    f->res.enh, sp, f->res.text);
@@ -968,6 +1026,8 @@ commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
 	char diag[700];
 
 	f->forget = true;
+	if (f->handed)
+		return;			/* local delivery has it */
 	if (f->res.code >= 200 && f->res.code < 300) {
 		if (queue_remove(root, &f->ref, f->dir) == -1 &&
 		    errno != ENOENT)
@@ -1623,23 +1683,23 @@ load_work(void *arg)
 	if (cfg == NULL)
 		return;
 	root = config_mailroot(cfg);
-	if (store_domain_resolve(cfg, bt->domain) != NULL) {
-		/* The domain became local: hand the files over. */
-		for (i = 0; i < bt->n; i++) {
-			struct qo_file *f = &bt->f[i];
+	for (i = 0; i < bt->n; i++) {
+		struct qo_file *f = &bt->f[i];
+		const char *at;
 
-			f->forget = true;
-			if (strcmp(f->dir, "rsnd") == 0 &&
-			    queue_move(root, &f->ref, "rsnd", "mess") == -1)
-				continue;
-			queue_local_deliver_one(&f->ref);
-		}
-		bt->local = true;
-		config_release(cfg);
-		return;
+		if (!file_load(root, f) ||
+		    (at = strrchr(f->qf.to, '@')) == NULL ||
+		    store_domain_resolve(cfg, at + 1) == NULL)
+			continue;
+		/* The domain became local: hand the file over. */
+		queue_file_free(&f->qf);
+		f->loaded = false;
+		f->handed = true;
+		if (strcmp(f->dir, "rsnd") == 0 &&
+		    queue_move(root, &f->ref, "rsnd", "mess") == -1)
+			continue;
+		queue_local_deliver_one(&f->ref);
 	}
-	for (i = 0; i < bt->n; i++)
-		(void)file_load(root, &bt->f[i]);
 	if (batch_build(bt, a->rt.srcroute) == -1)
 		bt->ntxns = 0;
 	for (i = 0; a->s == NULL && i < a->nhosts && i < QO_AUTH_HOSTS; i++) {
@@ -1670,22 +1730,10 @@ load_done(void *arg)
 		agent_free(a);
 		return;
 	}
-	if (bt->local) {
-		for (i = 0; i < bt->n; i++) {
-			struct qo_entry *e = ht_get(&entries,
-			    bt->f[i].ref.name);
-
-			if (e != NULL)
-				entry_free(e);
-		}
-		batch_free(bt);
-		agent_take(a);
-		return;
-	}
 	result_set(&r, 451, "4.3.0", SMTPC_ST_CONNECT,
 	    "the spool file cannot be read");
 	for (i = 0; i < bt->n; i++)
-		if (!bt->f[i].loaded)
+		if (!bt->f[i].loaded && !bt->f[i].handed)
 			bt->f[i].res = r;
 	a->b = bt;
 	a->ti = 0;
@@ -2046,7 +2094,7 @@ dispatch(void)
 			    dest_ngroups(d) <= (size_t)d->active)
 				continue;
 			agent_start(d);
-			if (ht_get(&dests, d->domain) == d &&
+			if (ht_get(&dests, d->key) == d &&
 			    d->active < dest_limit &&
 			    dest_ngroups(d) > (size_t)d->active)
 				dest_want(d);

@@ -292,6 +292,20 @@ def test_two_recipients_one_transaction(relay, peer_factory, mailroot):
     assert sum(v == "DATA" for s in p.sessions for v in s.verbs()) == 1
 
 
+def test_smarthost_one_transaction_for_several_domains(relay, peer_factory,
+                                                       mailroot):
+    """Domains behind one smarthost share its sessions: one message to
+    three domains is one transaction with three recipients."""
+    p = peer_factory()
+    srv = relay(tab=gateway(p))
+    rcpts = ["a@one.test", "b@two.test", "c@three.test"]
+    send(srv, rcpts)
+    [t] = p.wait_messages(1)
+    wait_spool_empty(mailroot)
+    assert sorted(t.rcpts) == rcpts
+    assert len(used(p)) == 1
+
+
 def test_rcpt_550_bounces_only_that_recipient(relay, peer_factory, mailroot):
     p = peer_factory()
     p.script("RCPT", "550 5.1.1 <bad@remote.test>: no such user",
