@@ -137,7 +137,6 @@ struct qo_batch {
 	/* credentials for the first QO_AUTH_HOSTS hosts of the agent */
 	struct smtpc_auth	 auth[QO_AUTH_HOSTS];
 	int			 auth_rc[QO_AUTH_HOSTS];
-	char			 auth_host[QO_AUTH_HOSTS][DNS_NAME_MAX + 1];
 	struct qo_agent		*agent;		/* while loading */
 };
 
@@ -1110,6 +1109,7 @@ batch_free(struct qo_batch *bt)
 	free(bt->rcpts);
 	free(bt->rmap);
 	buf_clear(&bt->log);
+	explicit_bzero(bt->auth, sizeof(bt->auth));	/* passwords */
 	free(bt);
 }
 
@@ -1702,12 +1702,10 @@ load_work(void *arg)
 	}
 	if (batch_build(bt, a->rt.srcroute) == -1)
 		bt->ntxns = 0;
-	for (i = 0; a->s == NULL && i < a->nhosts && i < QO_AUTH_HOSTS; i++) {
-		qo_copy(bt->auth_host[i], a->hosts[i].name,
-		    sizeof(bt->auth_host[i]));
+	/* Also when a session is open: it may break and need a new one. */
+	for (i = 0; i < a->nhosts && i < QO_AUTH_HOSTS; i++)
 		bt->auth_rc[i] = smtpc_auth_find(root, a->hosts[i].name,
 		    &bt->auth[i]);
-	}
 	config_release(cfg);
 }
 
