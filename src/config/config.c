@@ -42,6 +42,7 @@ static const char *const config_files[CFG_NTABLES] = {
 	[CFG_FILTERS_POST_DATA] = "filters.post-data.tab",
 	[CFG_SMTP_IPPROP] = "smtp.ipprop.tab",
 	[CFG_SMTP_HNPROP] = "smtp.hnprop.tab",
+	[CFG_MXBACKUP] = "mxbackup.tab",
 };
 
 /* What a file looked like when it was loaded. */

@@ -50,6 +50,7 @@ enum config_table {
 	CFG_FILTERS_POST_DATA,	/* filters.post-data.tab */
 	CFG_SMTP_IPPROP,	/* smtp.ipprop.tab */
 	CFG_SMTP_HNPROP,	/* smtp.hnprop.tab */
+	CFG_MXBACKUP,		/* mxbackup.tab (postroom) */
 	CFG_NTABLES
 };
 

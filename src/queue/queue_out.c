@@ -56,6 +56,7 @@
 #define QO_TXN_RCPTS_MAX	50	/* recipients per transaction */
 #define QO_DEST_SESSIONS	20	/* default SmtpMaxDestSessions */
 #define QO_LIFETIME		432000	/* default QueueLifetime, 5 days */
+#define QO_MXBACKUP_LIFETIME	864000	/* default MXBackupLifetime, 10 d */
 #define QO_TICK_MS		1000
 
 /* A string-keyed hash table (keys are owned by the values). */
@@ -491,6 +492,20 @@ queue_out_item_set(struct queue_out_item *it, const struct queue_ref *r,
 	return 0;
 }
 
+/*
+ * route_for - where mail for `domain` goes: by MX only for a domain we
+ * are a backup MX of (its primary, never a smarthost: a smarthost would
+ * hand it back to the MX set, i.e. to us), else by the tables.
+ */
+static int
+route_for(const struct config *cfg, const char *domain,
+    struct smtpc_route *rt, char *err, size_t errlen)
+{
+	if (store_mxbackup(cfg, domain))
+		return smtpc_route_mx(cfg, rt, err, errlen);
+	return smtpc_route_find(cfg, domain, rt, err, errlen);
+}
+
 /* hop_cmp - qsort order of hop fingerprints */
 static int
 hop_cmp(const void *a, const void *b)
@@ -515,7 +530,7 @@ dest_key(const char *domain, char *key, size_t size)
 	size_t i;
 	const char *p;
 
-	if (smtpc_route_find(cfg, domain, &rt, err, sizeof(err)) == -1 ||
+	if (route_for(cfg, domain, &rt, err, sizeof(err)) == -1 ||
 	    rt.kind != SMTPC_ROUTE_HOSTS) {
 		config_release(cfg);
 		qo_copy(key, domain, size);
@@ -812,13 +827,22 @@ queue_out_flush(const char *pattern)
 
 /* --- committing results (worker) --- */
 
+/* recipient_domain - the domain of a loaded file's recipient, or "" */
+static const char *
+recipient_domain(const struct qo_file *f)
+{
+	const char *at = f->loaded ? strrchr(f->qf.to, '@') : NULL;
+
+	return at != NULL ? at + 1 : "";
+}
+
 /* slog_block - the slog text of one failed try; 0 or -1 (too long) */
 static int
 slog_block(struct buf *b, const struct qo_batch *bt, const struct qo_file *f,
     time_t now)
 {
 	const char *sp = f->res.enh[0] != '\0' ? " " : "";
-	const char *at = f->loaded ? strrchr(f->qf.to, '@') : NULL;
+	const char *rd = recipient_domain(f);
 	char date[64];
 	const char *log, *nl;
 	int rc;
@@ -829,7 +853,7 @@ slog_block(struct buf *b, const struct qo_batch *bt, const struct qo_file *f,
 	    f->res.code, f->res.enh, sp, f->res.text);
 	rc |= buf_printf(b, "SMAIL SMTP-Send MX = \"%s\" SMTP = \"%s\" From ="
 	    " \"%s\" To = \"%s\" Failed !\r\n", f->server,
-	    at != NULL ? at + 1 : bt->domain,
+	    *rd != '\0' ? rd : bt->domain,
 	    f->loaded ? f->qf.from : "", f->loaded ? f->qf.to : "");
 	rc |= buf_printf(b, "SMTP-Error = \"%d %s%s%s\"\r\n", f->res.code,
 	    f->res.enh, sp, f->res.text);
@@ -898,12 +922,17 @@ file_load(const char *root, struct qo_file *f)
 	return true;
 }
 
-/* expired - no more tries for this file */
+/*
+ * expired - no more tries for this file: -Qr tries and QueueLifetime, or
+ * MXBackupLifetime for backup-MX mail (it waits for its primary longer)
+ */
 static bool
 expired(const char *root, const struct config *cfg, struct qo_file *f,
     time_t now)
 {
-	long life = config_var_long(cfg, "QueueLifetime", QO_LIFETIME);
+	long life = store_mxbackup(cfg, recipient_domain(f)) ?
+	    config_var_long(cfg, "MXBackupLifetime", QO_MXBACKUP_LIFETIME) :
+	    config_var_long(cfg, "QueueLifetime", QO_LIFETIME);
 	char path[4096];
 	struct stat st;
 
@@ -1034,9 +1063,11 @@ commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
 			    f->ref.name, strerror(errno));
 		if (f->tries > 0)
 			(void)queue_slog_remove(root, &f->ref);
-		log_info("queue: sent id=%s to=<%s> via %s: %d %s",
+		log_info("queue: sent id=%s to=<%s> via %s%s: %d %s",
 		    f->loaded ? f->qf.msgid : "?", f->loaded ? f->qf.to : "?",
-		    f->server, f->res.code, f->res.text);
+		    f->server, store_mxbackup(cfg, recipient_domain(f)) ?
+		    " (backup MX: to the primary)" : "", f->res.code,
+		    f->res.text);
 		smail_log(bt, f, "SENT");
 		return;
 	}
@@ -1632,8 +1663,7 @@ agent_start(struct qo_dest *d)
 	nagents++;
 	TAILQ_INSERT_TAIL(&agents, a, link);
 	cfg = config_acquire();
-	if (smtpc_route_find(cfg, d->domain, &a->rt, err, sizeof(err)) ==
-	    -1) {
+	if (route_for(cfg, d->domain, &a->rt, err, sizeof(err)) == -1) {
 		config_release(cfg);
 		log_error("queue: no route for %s: %s", d->domain, err);
 		result_set(&r, 451, "4.3.5", SMTPC_ST_CONNECT,

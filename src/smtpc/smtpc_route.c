@@ -509,14 +509,9 @@ smtpc_route_find(const struct config *cfg, const char *domain,
 	const char *v;
 	char where[64];
 
-	memset(rt, 0, sizeof(*rt));
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	route_defaults(&base);
-	if (route_opts(&ps, span_of(config_var(cfg, "SmtpGwConfig")), &base,
-	    NULL) == -1)
+	if (smtpc_route_mx(cfg, rt, err, errlen) == -1)
 		return -1;
-	rt->mx_opts = base;
+	base = rt->mx_opts;
 	ps.where = where;
 	if ((r = route_match(config_tab(cfg, CFG_SMTPGW), domain)) != NULL) {
 		(void)snprintf(where, sizeof(where), "smtpgw.tab line %u",
@@ -534,6 +529,25 @@ smtpc_route_find(const struct config *cfg, const char *domain,
 		ps.where = "DefaultSMTPGateways";
 		return route_list(&ps, rt, "DefaultSMTPGateways", v, &base);
 	}
+	rt->kind = SMTPC_ROUTE_MX;
+	rt->source = "MX";
+	return 0;
+}
+
+/* smtpc_route_mx - MX, with SmtpGwConfig */
+int
+smtpc_route_mx(const struct config *cfg, struct smtpc_route *rt, char *err,
+    size_t errlen)
+{
+	struct parse ps = { err, errlen, "SmtpGwConfig", false };
+
+	memset(rt, 0, sizeof(*rt));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	route_defaults(&rt->mx_opts);
+	if (route_opts(&ps, span_of(config_var(cfg, "SmtpGwConfig")),
+	    &rt->mx_opts, NULL) == -1)
+		return -1;
 	rt->kind = SMTPC_ROUTE_MX;
 	rt->source = "MX";
 	return 0;

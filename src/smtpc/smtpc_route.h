@@ -86,6 +86,15 @@ int	smtpc_route_find(const struct config *cfg, const char *domain,
 	    WARN_UNUSED_RESULT;
 
 /*
+ * smtpc_route_mx - the MX route whatever the tables say (backup-MX
+ * forwarding goes to the domain's own MX hosts, never to a smarthost),
+ * with the SmtpGwConfig options.  Returns 0, or -1 with err when
+ * SmtpGwConfig cannot be parsed.
+ */
+int	smtpc_route_mx(const struct config *cfg, struct smtpc_route *rt,
+	    char *err, size_t errlen) WARN_UNUSED_RESULT;
+
+/*
  * smtpc_hoplist_parse - parse "host[:port][,opt...];..." (a leading '#'
  * shuffles) into hops, starting from `base` options for each.  Returns
  * the number of hops (1..max), or -1 with err (empty list, bad port,

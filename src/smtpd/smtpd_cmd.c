@@ -329,6 +329,12 @@ rcpt_policy(struct smtpd_session *s, struct addr_path *to,
 	}
 	if (s->relay_ok || (s->authed && (s->perms & STORE_PERM_RELAY)))
 		return RCPT_ACCEPT;
+	if (store_mxbackup(s->cfg, to->domain)) {
+		/* Not relaying: we are a mail exchanger of the domain. */
+		log_info("smtp: peer=%s accepted <%s> for backup MX",
+		    conn_peer_ip(s->conn), addr);
+		return RCPT_ACCEPT;
+	}
 	log_info("smtp: peer=%s relay denied for <%s>",
 	    conn_peer_ip(s->conn), addr);
 	smtpd_svc_log(s, addr, "RCPT=ERELAY", 0, "");

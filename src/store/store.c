@@ -95,6 +95,33 @@ store_domain_resolve(const struct config *cfg, const char *domain)
 	return NULL;
 }
 
+/* store_mxbackup - a backup-MX domain (mxbackup.tab) */
+bool
+store_mxbackup(const struct config *cfg, const char *domain)
+{
+	const struct tab *t = config_tab(cfg, CFG_MXBACKUP);
+	size_t i, dl = strlen(domain), el;
+
+	if (t->nrecs == 0 || !config_var_bool(cfg, "MXBackupEnable", true))
+		return false;
+	for (i = 0; i < t->nrecs; i++) {
+		const struct tab_rec *r = &t->recs[i];
+
+		if (r->n < 2)
+			continue;
+		el = strlen(r->f[0]);
+		if (strcasecmp(r->f[0], domain) == 0 &&
+		    (strcasecmp(r->f[1], "HOST") == 0 ||
+		    strcasecmp(r->f[1], "DOMAIN") == 0))
+			return true;
+		if (strcasecmp(r->f[1], "DOMAIN") == 0 && dl > el + 1 &&
+		    domain[dl - el - 1] == '.' &&
+		    strcasecmp(domain + dl - el, r->f[0]) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* user_fill - copy a mailusers.tab record */
 static int
 user_fill(const struct tab_rec *r, struct store_user *u)

@@ -54,6 +54,15 @@ const char	*store_domain_resolve(const struct config *cfg,
 		    const char *domain);
 
 /*
+ * store_mxbackup - true when this server is a backup MX for `domain`:
+ * server.tab MXBackupEnable is not 0 (default 1) and a line of
+ * mxbackup.tab, "domain"<TAB>"DOMAIN" (the domain and its sub-domains)
+ * or "domain"<TAB>"HOST" (exactly that name), matches, without case.
+ * Lines with another mode are ignored.
+ */
+bool	store_mxbackup(const struct config *cfg, const char *domain);
+
+/*
  * store_user_find - find the account for name@domain: aliasdomain.tab maps
  * the domain, aliases.tab (wildcards, first match in file order, exact
  * entries win over wildcard ones) maps the name to a local account, then

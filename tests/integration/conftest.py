@@ -56,17 +56,17 @@ def run(*args, check=True, input=None, env=None):
     return p
 
 
-def maildir_new(root, user):
-    """The Maildir/new directory of an account of DOMAIN."""
-    return root / "domains" / DOMAIN / user / "Maildir" / "new"
+def maildir_new(root, user, domain=DOMAIN):
+    """The Maildir/new directory of an account (of DOMAIN by default)."""
+    return root / "domains" / domain / user / "Maildir" / "new"
 
 
-def wait_messages(root, user, count, timeout=10):
+def wait_messages(root, user, count, timeout=10, domain=DOMAIN):
     """Wait until the user's Maildir/new holds `count` messages (delivery
     is asynchronous); returns the contents of what is there by then."""
     deadline = time.monotonic() + timeout
     while True:
-        d = maildir_new(root, user)
+        d = maildir_new(root, user, domain)
         files = sorted(d.iterdir()) if d.is_dir() else []
         if len(files) >= count or time.monotonic() > deadline:
             return [f.read_bytes() for f in files]

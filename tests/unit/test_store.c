@@ -47,6 +47,9 @@ setup(void **state)
 	    "\"*\"\t\"postmaster\"\t\"alice@home.test\"\n"
 	    "\"home.test\"\t\"??trips\"\t\"list\"\n"
 	    "\"home.test\"\t\"nowhere\"\t\"ghost\"\n");
+	put("mxbackup.tab", "\"Partner.Test\"\t\"DOMAIN\"\n"
+	    "\"host.test\"\t\"HOST\"\n\"odd.test\"\t\"BOTH\"\n"
+	    "\"short.test\"\n");
 	return config_init(root);
 }
 
@@ -83,6 +86,43 @@ static const struct find_case find_cases[] = {
 	{ "alice", "elsewhere.test", -1, NULL, NULL, 0 },
 	{ "bob", "home.test", -1, NULL, NULL, 0 },
 };
+
+/* test_mxbackup - DOMAIN takes sub-domains, HOST only the name */
+static void
+test_mxbackup(void **state)
+{
+	static const struct {
+		const char	*domain;
+		bool		 yes;
+	} cases[] = {
+		{ "partner.test", true }, { "PARTNER.test", true },
+		{ "mx.partner.test", true }, { "a.b.partner.test", true },
+		{ "xpartner.test", false }, { "partner.test.evil", false },
+		{ "host.test", true }, { "sub.host.test", false },
+		{ "odd.test", false }, { "short.test", false },
+		{ "home.test", false }, { "", false },
+	};
+	struct config *cfg = config_acquire();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (store_mxbackup(cfg, cases[i].domain) != cases[i].yes)
+			fail_msg("%s: expected %d", cases[i].domain,
+			    cases[i].yes);
+	config_release(cfg);
+	/* MXBackupEnable 0 switches it all off. */
+	put("server.tab", "\"MXBackupEnable\"\t\"0\"\n");
+	assert_int_equal(config_reload("test"), 0);
+	cfg = config_acquire();
+	assert_false(store_mxbackup(cfg, "partner.test"));
+	config_release(cfg);
+	put("server.tab", "\"MXBackupEnable\"\t\"1\"\n");
+	assert_int_equal(config_reload("test"), 0);
+	cfg = config_acquire();
+	assert_true(store_mxbackup(cfg, "partner.test"));
+	config_release(cfg);
+}
 
 static void
 test_user_find(void **state)
@@ -214,6 +254,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_find),
+		cmocka_unit_test(test_mxbackup),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_account_create),
 		cmocka_unit_test(test_userdef),

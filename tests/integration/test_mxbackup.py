@@ -1,0 +1,176 @@
+"""Backup MX: a postroom on 127.0.0.3 is the secondary mail exchanger of
+prim.test, whose primary is a second postroom on 127.0.0.2; dnsmasq
+serves the MX records (primary preference 10, backup 20).  The backup
+knows itself in the MX set by its HeloDomain (mx2.prim.test)."""
+
+import email
+import smtplib
+import time
+
+import pytest
+
+from conftest import init_mailroot, wait_messages
+from peers import Dnsmasq, free_port
+
+PRIMARY = "127.0.0.2"
+BACKUP = "127.0.0.3"
+RECORDS = [
+    "--mx-host=prim.test,mx1.prim.test,10",
+    "--mx-host=prim.test,mx2.prim.test,20",
+    "--mx-host=sub.prim.test,mx1.prim.test,10",
+    "--mx-host=sub.prim.test,mx2.prim.test,20",
+    "--host-record=mx1.prim.test,%s" % PRIMARY,
+    "--host-record=mx2.prim.test,%s" % BACKUP,
+    # A zone where the backup is the best (only) MX: a DNS mistake.
+    "--mx-host=lonely.test,mx2.prim.test,10",
+]
+
+
+@pytest.fixture(scope="module")
+def dns(tmp_path_factory):
+    d = Dnsmasq(tmp_path_factory.mktemp("dns"), RECORDS).start()
+    yield d
+    d.stop()
+
+
+def tab(path, rows):
+    path.write_text("".join("\t".join('"%s"' % f for f in r) + "\n"
+                            for r in rows))
+
+
+def add_server_tab(root, values):
+    with open(root / "server.tab", "a") as f:
+        for k, v in values.items():
+            f.write('"%s"\t"%s"\n' % (k, v))
+
+
+@pytest.fixture
+def sites(tmp_path, dns, start_server):
+    """sites(mode="DOMAIN", backup_tab={}, start_primary=True) ->
+    (primary_root, start_primary(), backup Server); the primary's SMTP
+    port is fixed so it can be (re)started later."""
+    port = free_port((PRIMARY, "127.0.0.1"))
+    proot = init_mailroot(tmp_path / "primary", domain="prim.test",
+                          users={"pat": "pw"})
+    (proot / "smtprelay.tab").write_text("")
+    broot = init_mailroot(tmp_path / "backup")
+    (broot / "smtprelay.tab").write_text("")   # the backup relays nothing
+    piddir = tmp_path / "pid-primary"
+    piddir.mkdir()
+
+    def start_primary():
+        return start_server(proot, "-Sp", str(port), "-SI", PRIMARY,
+                            env={"XMAIL_PID_DIR": str(piddir)})
+
+    def make(mode="DOMAIN", backup_tab=None, start_primary_now=True,
+             domain="prim.test"):
+        add_server_tab(broot, {"SmartDNSHost": dns.smart_dns_host,
+                               "SmtpMXPort": str(port),
+                               "HeloDomain": "mx2.prim.test",
+                               **(backup_tab or {})})
+        tab(broot / "mxbackup.tab", [(domain, mode)])
+        primary = start_primary() if start_primary_now else None
+        backup = start_server(broot, "-SI", BACKUP, "-Qt", "1", "-Qi", "0")
+        return proot, primary, start_primary, backup
+
+    return make
+
+
+def pat_messages(proot, n, timeout=10):
+    return wait_messages(proot, "pat", n, timeout=timeout,
+                         domain="prim.test")
+
+
+def send(srv, rcpt, sender="someone@sender.test"):
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as c:
+        c.ehlo("client.test")
+        return c.sendmail(sender, [rcpt], "From: %s\r\nTo: %s\r\n"
+                          "Subject: via backup\r\n\r\nhello\r\n" %
+                          (sender, rcpt))
+
+
+def rcpt_code(srv, rcpt):
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as c:
+        c.ehlo("client.test")
+        c.mail("someone@sender.test")
+        return c.rcpt(rcpt)
+
+
+def test_backup_keeps_mail_until_the_primary_is_back(sites):
+    proot, _, start_primary, backup = sites(start_primary_now=False)
+    assert send(backup, "pat@prim.test") == {}
+    backup.wait_log("accepted <pat@prim.test> for backup MX")
+    backup.wait_log("queue: deferred id=")
+    start_primary()
+    [m] = pat_messages(proot, 1, timeout=15)
+    backup.wait_log("(backup MX: to the primary)")
+    msg = email.message_from_bytes(m)
+    received = msg.get_all("Received")
+    assert len(received) >= 2                   # backup, then primary
+    time.sleep(2)
+    assert len(pat_messages(proot, 1, timeout=0)) == 1
+
+
+def test_backup_is_not_an_open_relay(sites):
+    _, _, _, backup = sites()
+    assert rcpt_code(backup, "pat@prim.test")[0] == 250
+    for probe in ("x@other.test", "x%other.test@prim.test.invalid",
+                  "@mx2.prim.test:x@other.test", "x@other.test@prim.test"):
+        assert rcpt_code(backup, probe)[0] >= 500, probe
+
+
+@pytest.mark.parametrize("mode,code", [("DOMAIN", 250), ("HOST", 550)])
+def test_host_mode_refuses_subdomains(sites, mode, code):
+    _, _, _, backup = sites(mode=mode)
+    assert rcpt_code(backup, "pat@prim.test")[0] == 250
+    assert rcpt_code(backup, "u@sub.prim.test")[0] == code
+
+
+def test_smarthost_is_bypassed(sites):
+    """Backup-MX mail goes to the primary even when everything else goes
+    through a smarthost (here a dead one)."""
+    dead = free_port()
+    proot, _, _, backup = sites(backup_tab={
+        "DefaultSMTPGateways": "127.0.0.1:%d" % dead})
+    assert send(backup, "pat@prim.test") == {}
+    assert len(pat_messages(proot, 1)) == 1
+
+
+def test_best_mx_is_this_host_defers(sites):
+    _, _, _, backup = sites(mode="HOST", domain="lonely.test")
+    assert send(backup, "u@lonely.test") == {}
+    backup.wait_log("I am its best MX")
+    backup.wait_log("queue: deferred id=")
+    assert backup.log().count("smtp: connect peer=") == 1
+
+
+def test_enable_switch_without_restart(sites):
+    _, _, _, backup = sites(backup_tab={"MXBackupEnable": "0"})
+    assert rcpt_code(backup, "pat@prim.test")[0] == 550
+    text = (backup.root / "server.tab").read_text()
+    start = len(backup.log())
+    (backup.root / "server.tab").write_text(
+        text.replace('"MXBackupEnable"\t"0"', '"MXBackupEnable"\t"1"'))
+    backup.wait_log("configuration reloaded", start=start)
+    assert rcpt_code(backup, "pat@prim.test")[0] == 250
+
+
+def test_etrn_from_the_primary_flushes(sites):
+    proot, _, start_primary, backup = sites(
+        start_primary_now=False, backup_tab={"AllowSmtpETRN": "1"})
+    # A long retry time: only ETRN can bring it over quickly.
+    backup.stop()
+    backup = backup.__class__(backup.root, backup.workdir,
+                              ["-SI", BACKUP, "-Qt", "3600"]).wait_ready()
+    try:
+        assert send(backup, "pat@prim.test") == {}
+        backup.wait_log("queue: deferred id=")
+        start_primary()
+        with smtplib.SMTP("127.0.0.1", backup.ports["smtp"],
+                          timeout=20) as c:
+            c.ehlo("mx1.prim.test")
+            code, text = c.docmd("ETRN", "prim.test")
+            assert code == 250, text
+        assert len(pat_messages(proot, 1)) == 1
+    finally:
+        backup.stop()
