@@ -617,6 +617,26 @@ dns_answer_addrs(struct dns_answer *a, int n)
 	return 0;
 }
 
+/*
+ * dns_answer_start - the common start of an A or AAAA answer: NODATA for
+ * an empty one, TEMPFAIL for a parse or memory error, else room for n
+ * addresses.  True when the caller should fill them in.
+ */
+static bool
+dns_answer_start(struct dns_answer *a, int rc, int n,
+    const unsigned char *abuf, int alen)
+{
+	if (rc == ARES_ENODATA || (rc == ARES_SUCCESS && n == 0)) {
+		dns_answer_negative(a, DNS_NODATA, abuf, alen);
+		return false;
+	}
+	if (rc != ARES_SUCCESS || dns_answer_addrs(a, n) == -1) {
+		a->st = DNS_TEMPFAIL;
+		return false;
+	}
+	return true;
+}
+
 /* dns_answer_a - parse an A response */
 static void
 dns_answer_a(struct dns_answer *a, const unsigned char *abuf, int alen)
@@ -626,14 +646,8 @@ dns_answer_a(struct dns_answer *a, const unsigned char *abuf, int alen)
 	int n = DNS_ADDR_MAX, i, rc;
 
 	rc = ares_parse_a_reply(abuf, alen, NULL, t, &n);
-	if (rc == ARES_ENODATA || (rc == ARES_SUCCESS && n == 0)) {
-		dns_answer_negative(a, DNS_NODATA, abuf, alen);
+	if (!dns_answer_start(a, rc, n, abuf, alen))
 		return;
-	}
-	if (rc != ARES_SUCCESS || dns_answer_addrs(a, n) == -1) {
-		a->st = DNS_TEMPFAIL;
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		sin = (struct sockaddr_in *)&a->addrs[i];
 		sin->sin_family = AF_INET;
@@ -652,14 +666,8 @@ dns_answer_aaaa(struct dns_answer *a, const unsigned char *abuf, int alen)
 	int n = DNS_ADDR_MAX, i, rc;
 
 	rc = ares_parse_aaaa_reply(abuf, alen, NULL, t, &n);
-	if (rc == ARES_ENODATA || (rc == ARES_SUCCESS && n == 0)) {
-		dns_answer_negative(a, DNS_NODATA, abuf, alen);
+	if (!dns_answer_start(a, rc, n, abuf, alen))
 		return;
-	}
-	if (rc != ARES_SUCCESS || dns_answer_addrs(a, n) == -1) {
-		a->st = DNS_TEMPFAIL;
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		sin6 = (struct sockaddr_in6 *)&a->addrs[i];
 		sin6->sin6_family = AF_INET6;
