@@ -64,6 +64,7 @@
 #define BOUNCE_BOUNDARY_TRIES	8
 #define BOUNCE_SUBJECT		"Undelivered Mail Returned to Sender"
 #define BOUNCE_SUBJECT_DELAY	"Delayed mail (still being retried): "
+#define BOUNCE_SUBJECT_HELD	"Backup MX: mail for %s held %lld hours: "
 
 /* What kind of report. */
 enum bounce_mode {
@@ -76,6 +77,8 @@ struct bounce_delay {
 	int		 tries;		/* failed tries so far */
 	time_t		 next_try;	/* next one, or 0 */
 	time_t		 retry_until;	/* given up after, or 0 */
+	time_t		 held;		/* > 0: backup-MX hold notice to
+					   PostMaster, seconds waited */
 };
 
 /* What the returned-message part holds. */
@@ -501,6 +504,15 @@ bounce_is_smtp_reply(const char *d)
 	    (d[3] == '\0' || d[3] == ' ' || d[3] == '-');
 }
 
+/* bounce_rcpt_domain - the domain of the recipient (cleaned), or "" */
+static const char *
+bounce_rcpt_domain(const struct bounce *bc)
+{
+	const char *at = strrchr(bc->to7, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
 /*
  * bounce_text_delay - the delay notice's lead (XMail's "[<03>] Note:
  * ** This is a temporary error ..." lines, said for people)
@@ -508,6 +520,16 @@ bounce_is_smtp_reply(const char *d)
 static void
 bounce_text_delay(struct bounce *bc, struct buf *b)
 {
+	if (bc->delay->held > 0) {
+		bounce_printf(bc, b, "This server is a backup MX for %s and has"
+		    " held the message below\r\nfor %lld hours: its primary"
+		    " mail server cannot be reached or refuses\r\nit for now."
+		    " The message is still being retried.  Check the primary\r\n"
+		    "server (postroom queue list shows what is waiting)."
+		    "\r\n\r\n", bounce_rcpt_domain(bc),
+		    (long long)(bc->delay->held / 3600));
+		return;
+	}
 	bounce_printf(bc, b, "THIS IS A WARNING ONLY; there is nothing to do"
 	    " yet.\r\n\r\n"
 	    "Your message could not be delivered yet to one or more"
@@ -721,7 +743,14 @@ bounce_headers(struct bounce *bc, struct buf *b, const char *to, bool eight)
 	    "From: \"%s PostMaster\" <%s>\r\n"
 	    "To: <%s>\r\n",
 	    rfcdate(time(NULL), date, sizeof(date)), bc->root, bc->pm, to);
-	if (bc->mode == BOUNCE_DELAYED)
+	if (bc->mode == BOUNCE_DELAYED && bc->delay->held > 0) {
+		char lead[BOUNCE_ADDR_MAX + 64];
+
+		(void)snprintf(lead, sizeof(lead), "Subject: "
+		    BOUNCE_SUBJECT_HELD, bounce_rcpt_domain(bc),
+		    (long long)(bc->delay->held / 3600));
+		bounce_fold(bc, b, lead, " ", bc->subject);
+	} else if (bc->mode == BOUNCE_DELAYED)
 		bounce_fold(bc, b, "Subject: " BOUNCE_SUBJECT_DELAY, " ",
 		    bc->subject);
 	else
@@ -897,6 +926,16 @@ bounce_whom(struct bounce *bc, struct config *cfg)
 	    "ErrorsAdmin";
 	const char *admin = config_var(cfg, var);
 
+	if (bc->mode == BOUNCE_DELAYED && bc->delay->held > 0) {
+		/* The backup-MX hold notice is for PostMaster alone. */
+		admin = config_var(cfg, "PostMaster");
+		if (!bounce_mailbox_ok(admin) ||
+		    !str_copy(bc->admin, admin, sizeof(bc->admin)))
+			(void)snprintf(bc->admin, sizeof(bc->admin),
+			    "postmaster@%s", bc->root);
+		bc->to_sender = bc->sender_log = false;
+		return true;
+	}
 	bc->to_sender = qf->from[0] != '\0' && bounce_notify_wants(qf->rcpt,
 	    bc->mode == BOUNCE_DELAYED ? "DELAY" : "FAILURE");
 	if (bc->to_sender && !bounce_mailbox_ok(qf->from)) {
@@ -1191,6 +1230,21 @@ queue_notify_delay(struct config *cfg, int split,
     size_t *nrefs)
 {
 	const struct bounce_delay d = { tries, next_try, retry_until };
+	char who[BOUNCE_WHO_MAX];
+
+	return bounce_run(cfg, split, qf, why, &d, refs, nrefs, who,
+	    sizeof(who));
+}
+
+/* queue_notify_held - the backup-MX hold notice for PostMaster */
+int
+queue_notify_held(struct config *cfg, int split,
+    const struct queue_file *qf, const struct queue_failure *why, int tries,
+    time_t next_try, time_t retry_until, time_t held,
+    struct queue_ref **refs, size_t *nrefs)
+{
+	const struct bounce_delay d = { tries, next_try, retry_until,
+	    held > 0 ? held : 1 };
 	char who[BOUNCE_WHO_MAX];
 
 	return bounce_run(cfg, split, qf, why, &d, refs, nrefs, who,

@@ -87,6 +87,22 @@ int	queue_notify_delay(struct config *cfg, int split,
 	    struct queue_ref **refs, size_t *nrefs) WARN_UNUSED_RESULT;
 
 /*
+ * queue_notify_held - tell PostMaster (server.tab PostMaster, else
+ * postmaster@RootDomain) that backup-MX mail (qf, for a domain of
+ * mxbackup.tab) has waited `held` seconds for its primary: a delay
+ * notice as queue_notify_delay, with the delivery log, whose only
+ * recipient is PostMaster (never the sender) and whose Subject is
+ * "Backup MX: mail for <domain> held <N> hours: " and the original
+ * Subject.  The caller decides when (MXBackupNotifyAfter).  Returns 1
+ * when spooled, 0 when not due (loop guard), -1 on error; *refs and
+ * *nrefs as queue_bounce.
+ */
+int	queue_notify_held(struct config *cfg, int split,
+	    const struct queue_file *qf, const struct queue_failure *why,
+	    int tries, time_t next_try, time_t retry_until, time_t held,
+	    struct queue_ref **refs, size_t *nrefs) WARN_UNUSED_RESULT;
+
+/*
  * queue_fail - the whole permanent-failure step (docs/QUEUE.md T5):
  * queue_bounce, then remove the spool file (RemoveSpoolErrors=1) or move
  * it from `dir` to froz/.  *refs and *nrefs as above (may come back empty).

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +58,8 @@
 #define QO_DEST_SESSIONS	20	/* default SmtpMaxDestSessions */
 #define QO_LIFETIME		432000	/* default QueueLifetime, 5 days */
 #define QO_MXBACKUP_LIFETIME	864000	/* default MXBackupLifetime, 10 d */
+#define QO_MXBACKUP_NOTIFY	86400	/* default MXBackupNotifyAfter, 1 d */
+#define QO_HELD_DOMAINS		64	/* domains whose notice is remembered */
 #define QO_TICK_MS		1000
 
 /* A string-keyed hash table (keys are owned by the values). */
@@ -1045,6 +1048,84 @@ commit_notify(struct config *cfg, struct qo_file *f, const char *diag,
 	deliver_reports(refs, n);
 }
 
+/*
+ * The backup-MX domains PostMaster was last told about, so that one
+ * notice per domain goes out per MXBackupNotifyAfter period (in memory:
+ * a restart may repeat one).
+ */
+static struct {
+	char	 domain[DNS_NAME_MAX + 1];
+	time_t	 when;
+} held_told[QO_HELD_DOMAINS];
+static pthread_mutex_t	held_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* held_due - true (and remembered) when `domain` is due a notice now */
+static bool
+held_due(const char *domain, time_t now, long period)
+{
+	size_t i, slot = 0;
+	bool due = true;
+
+	if (domain[0] == '\0')
+		return false;
+	pthread_mutex_lock(&held_mtx);
+	for (i = 0; i < QO_HELD_DOMAINS; i++) {
+		if (strcasecmp(held_told[i].domain, domain) == 0) {
+			slot = i;
+			due = now - held_told[i].when >= period;
+			break;
+		}
+		if (held_told[i].when < held_told[slot].when)
+			slot = i;		/* the oldest, to reuse */
+	}
+	if (due && str_copy(held_told[slot].domain, domain,
+	    sizeof(held_told[slot].domain)))
+		held_told[slot].when = now;
+	pthread_mutex_unlock(&held_mtx);
+	return due;
+}
+
+/*
+ * commit_held - backup-MX mail older than MXBackupNotifyAfter (0: never):
+ * tell PostMaster, once per domain and period
+ */
+static void
+commit_held(struct config *cfg, struct qo_file *f, const char *diag,
+    const struct buf *log, time_t now)
+{
+	long after = config_var_long(cfg, "MXBackupNotifyAfter",
+	    QO_MXBACKUP_NOTIFY);
+	long life = config_var_long(cfg, "MXBackupLifetime",
+	    QO_MXBACKUP_LIFETIME);
+	struct queue_failure why = { NULL };
+	struct queue_ref *refs = NULL;
+	char status[16], path[4096];
+	struct stat st;
+	size_t n = 0;
+
+	if (after <= 0 || queue_path(config_mailroot(cfg), &f->ref, f->dir,
+	    path, sizeof(path)) == -1 || stat(path, &st) == -1 ||
+	    now - st.st_mtime < after ||
+	    !held_due(recipient_domain(f), now, after))
+		return;
+	snprintf(status, sizeof(status), "%s", f->res.enh[0] == '4' ?
+	    f->res.enh : "4.0.0");
+	why.status = status;
+	why.diagnostic = diag;
+	why.remote_mta = f->server[0] != '\0' ? f->server : NULL;
+	why.log = log->len > 0 ? log->data : NULL;
+	why.loglen = log->len;
+	log_info("queue: backup MX: mail for %s held %lld s (id=%s);"
+	    " telling PostMaster", recipient_domain(f),
+	    (long long)(now - st.st_mtime), f->qf.msgid);
+	if (queue_notify_held(cfg, conf.split, &f->qf, &why, f->new_tries,
+	    now + queue_out_delay(conf.retry, conf.ratio, f->new_tries),
+	    life > 0 ? st.st_mtime + life : 0, now - st.st_mtime, &refs,
+	    &n) == -1)
+		log_warn("queue: %s: no backup-MX notice sent", f->ref.name);
+	deliver_reports(refs, n);
+}
+
 /* commit_one - decide and do what the result of one file means */
 static void
 commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
@@ -1121,6 +1202,10 @@ commit_one(struct config *cfg, struct qo_batch *bt, struct qo_file *f,
 	if (config_var(cfg, "NotifyTryPattern") != NULL) {
 		slog_text(root, f, tmp);
 		commit_notify(cfg, f, diag, tmp, now);
+	}
+	if (store_mxbackup(cfg, recipient_domain(f))) {
+		slog_text(root, f, tmp);
+		commit_held(cfg, f, diag, tmp, now);
 	}
 }
 

@@ -5,18 +5,22 @@ knows itself in the MX set by its HeloDomain (mx2.prim.test)."""
 
 import email
 import smtplib
+import subprocess
 import time
 
 import pytest
 
-from conftest import init_mailroot, wait_messages
+from conftest import init_mailroot, maildir_new, wait_messages
 from peers import Dnsmasq, free_port
 
 PRIMARY = "127.0.0.2"
 BACKUP = "127.0.0.3"
+TWIN = "127.0.0.4"      # a second backup with the same preference
 RECORDS = [
     "--mx-host=prim.test,mx1.prim.test,10",
     "--mx-host=prim.test,mx2.prim.test,20",
+    "--mx-host=prim.test,mx3.prim.test,20",
+    "--host-record=mx3.prim.test,%s" % TWIN,
     "--mx-host=sub.prim.test,mx1.prim.test,10",
     "--mx-host=sub.prim.test,mx2.prim.test,20",
     "--host-record=mx1.prim.test,%s" % PRIMARY,
@@ -62,8 +66,25 @@ def sites(tmp_path, dns, start_server):
         return start_server(proot, "-Sp", str(port), "-SI", PRIMARY,
                             env={"XMAIL_PID_DIR": str(piddir)})
 
+    def start_twin():
+        """A second backup of prim.test (mx3, preference 20 like mx2)
+        listening where the MX records send mail: TWIN:port."""
+        troot = init_mailroot(tmp_path / "twin")
+        (troot / "smtprelay.tab").write_text("")
+        add_server_tab(troot, {"SmartDNSHost": dns.smart_dns_host,
+                               "SmtpMXPort": str(port),
+                               "HeloDomain": "mx3.prim.test"})
+        tab(troot / "mxbackup.tab", [("prim.test", "DOMAIN")])
+        tdir = tmp_path / "pid-twin"
+        tdir.mkdir()
+        srv = start_server(troot, "-Sp", str(port), "-SI", TWIN,
+                           "-Qt", "1", "-Qi", "0",
+                           env={"XMAIL_PID_DIR": str(tdir)})
+        srv.mx_port = port
+        return srv
+
     def make(mode="DOMAIN", backup_tab=None, start_primary_now=True,
-             domain="prim.test"):
+             domain="prim.test", twin=False):
         add_server_tab(broot, {"SmartDNSHost": dns.smart_dns_host,
                                "SmtpMXPort": str(port),
                                "HeloDomain": "mx2.prim.test",
@@ -71,6 +92,8 @@ def sites(tmp_path, dns, start_server):
         tab(broot / "mxbackup.tab", [(domain, mode)])
         primary = start_primary() if start_primary_now else None
         backup = start_server(broot, "-SI", BACKUP, "-Qt", "1", "-Qi", "0")
+        if twin:
+            return proot, start_primary, backup, start_twin()
         return proot, primary, start_primary, backup
 
     return make
@@ -174,3 +197,57 @@ def test_etrn_from_the_primary_flushes(sites):
         assert len(pat_messages(proot, 1)) == 1
     finally:
         backup.stop()
+
+
+def test_two_backups_of_equal_preference_never_loop(sites):
+    """mx2 and mx3 both have preference 20: neither may hand mail to the
+    other (RFC 5321 5.1), even though mx3 listens where the MX records
+    point; both hold their mail until the primary is back."""
+    proot, start_primary, backup, twin = sites(start_primary_now=False,
+                                               twin=True)
+    assert send(backup, "pat@prim.test") == {}
+    with smtplib.SMTP(TWIN, twin.mx_port, timeout=20) as c:
+        c.ehlo("client.test")
+        c.sendmail("someone@sender.test", ["pat@prim.test"],
+                   "Subject: via the twin\r\n\r\nhello\r\n")
+    for srv in (backup, twin):
+        srv.wait_log("queue: deferred id=")
+    time.sleep(3)                               # several retries
+    for srv in (backup, twin):
+        assert srv.log().count("for backup MX") == 1, srv.log()
+    start_primary()
+    assert len(pat_messages(proot, 2, timeout=15)) == 2
+    time.sleep(2)
+    assert len(pat_messages(proot, 2, timeout=0)) == 2
+
+
+def test_postmaster_told_when_mail_is_held(sites):
+    """MXBackupNotifyAfter: backup-MX mail waiting longer than that makes
+    one notice to PostMaster (a local account here); the sender, sent
+    with Postfix's smtp-source, is not told."""
+    proot, _, start_primary, backup = sites(
+        start_primary_now=False,
+        backup_tab={"MXBackupNotifyAfter": "3",
+                    "PostMaster": "alice@example.test"})
+    subprocess.run(["smtp-source", "-m", "1", "-f", "src@sender.test",
+                    "-t", "pat@prim.test", "-S", "held mail",
+                    "127.0.0.1:%d" % backup.ports["smtp"]],
+                   check=True, timeout=30, capture_output=True)
+    backup.wait_log("accepted <pat@prim.test> for backup MX")
+    [notice] = wait_messages(backup.root, "alice", 1, timeout=20)
+    msg = email.message_from_bytes(notice)
+    assert msg["Subject"].startswith(
+        "Backup MX: mail for prim.test held 0 hours"), msg["Subject"]
+    assert msg["To"] == "<alice@example.test>"
+    text = msg.as_string()
+    assert "backup MX for prim.test" in text
+    assert "Action: delayed" in text
+    backup.wait_log("telling PostMaster")
+    told = [l for l in backup.log().splitlines() if "spooled for" in l]
+    assert told and all("<alice@example.test>" in l and "src@sender" not in l
+                        for l in told), told
+    start_primary()
+    [m] = pat_messages(proot, 1, timeout=15)
+    assert b"held mail" in m
+    time.sleep(1)
+    assert len(list(maildir_new(backup.root, "alice").iterdir())) == 1
