@@ -71,7 +71,7 @@ run: build
 	@echo "                     --auth-user demo@$(RUN_DOMAIN) --auth-password demo --to demo@$(RUN_DOMAIN)"
 	@printf '%s\n' "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
 	@echo "  stop cleanly:    touch $(RUN_ROOT)/.shutdown"
-	@echo "CTRL (6017) arrives with a next release; its options are already accepted."
+	@echo "  administer:      $(BUILD)/postroom ctl -u admin -p admin userlist"
 	@echo
 	exec $(BUILD)/postroom serve -Ms $(RUN_ROOT) $(RUN_OPTS)
 

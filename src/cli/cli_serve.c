@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/work.h"
+#include "ctrld/ctrld.h"
 #include "fingerd/fingerd.h"
 #include "pop3d/pop3d.h"
 #include "queue/queue_lmail.h"
@@ -54,6 +55,8 @@ struct serve {
 	struct ev_service	 pop3, pop3s;
 	struct pop3d_opts	 pop3_opts;	/* -P*, shared by POP3S */
 	struct ev_service	 smtp, smtps, submit;
+	struct ev_service	 ctrl, ctrls;
+	struct ctrld_opts	 ctrl_opts;	/* -C*, shared by CTRLS */
 	struct event		*lmail;		/* -Lt local mailer timer */
 	bool			 lmail_busy;	/* a pass is running */
 	unsigned		 ticks;		/* serve_tick calls */
@@ -250,6 +253,36 @@ serve_pop3(struct serve *s)
 	return 0;
 }
 
+/* serve_ctrl - the CTRL (-C*) and CTRLS (-W*) listeners; CTRLS shares
+ * the -C timeout, log and limits, as in XMail */
+static int
+serve_ctrl(struct serve *s)
+{
+	const struct svc_opts *c = &s->o.svc[SVC_CTRL];
+	const struct svc_opts *w = &s->o.svc[SVC_CTRLS];
+
+	s->ctrl_opts.timeout = c->timeout;
+	s->ctrl_opts.max_sessions = c->max_sessions;
+	s->ctrl_opts.log = c->log;
+	s->ctrl_opts.maildir = s->o.maildir;
+	s->ctrl_opts.split = s->o.split;
+	if (!c->disabled) {
+		ctrld_service_init(&s->ctrl, &s->ctrl_opts, false);
+		s->ctrl.rcvbuf = s->o.rcvbuf;
+		s->ctrl.sndbuf = s->o.sndbuf;
+		if (serve_listen(&s->ctrl, c) == -1)
+			return -1;
+	}
+	if (!w->disabled) {
+		ctrld_service_init(&s->ctrls, &s->ctrl_opts, true);
+		s->ctrls.rcvbuf = s->o.rcvbuf;
+		s->ctrls.sndbuf = s->o.sndbuf;
+		if (serve_listen(&s->ctrls, w) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* serve_services - set up and bind every implemented service */
 static int
 serve_services(struct serve *s)
@@ -259,6 +292,8 @@ serve_services(struct serve *s)
 	if (serve_smtp(s) == -1)
 		return -1;
 	if (serve_pop3(s) == -1)
+		return -1;
+	if (serve_ctrl(s) == -1)
 		return -1;
 
 	if (!f->disabled) {
@@ -640,7 +675,7 @@ cli_serve_main(int argc, char **argv)
 	}
 	/* Before the privilege drop: the key may be readable by root only. */
 	if (serve_tls_load() == -1 && (!s.o.svc[SVC_SMTPS].disabled ||
-	    !s.o.svc[SVC_POP3S].disabled))
+	    !s.o.svc[SVC_POP3S].disabled || !s.o.svc[SVC_CTRLS].disabled))
 		log_warn("TLS is unavailable until the certificate is fixed"
 		    " and SIGHUP is sent");
 	if (ev_init(s.o.loops) == -1 || serve_services(&s) == -1) {

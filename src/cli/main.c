@@ -22,6 +22,8 @@ static const struct verb verbs[] = {
 	    "submit a message through the local mailer" },
 	{ "queue", cli_queue_main,
 	    "list, show, flush, delete, freeze, thaw queued mail" },
+	{ "ctl", cli_ctl_main,
+	    "send an admin command to a running server (CtrlClnt)" },
 };
 
 /* usage - list the verbs */

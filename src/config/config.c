@@ -327,23 +327,33 @@ config_shutdown(void)
 	config_root = NULL;
 }
 
-/* config_reload - new snapshot now */
+/*
+ * config_reload - new snapshot now.  Reloads are serialised (reload_mtx)
+ * so that two threads reloading at once (CTRL commands on workers, the
+ * main thread's poll) install their snapshots in the order they read the
+ * files: the current snapshot is never older than the last reload.
+ */
 int
 config_reload(const char *why)
 {
+	static pthread_mutex_t reload_mtx = PTHREAD_MUTEX_INITIALIZER;
 	struct config *cfg;
+	unsigned long long gen;
 
 	if (config_root == NULL)
 		return -1;
+	pthread_mutex_lock(&reload_mtx);
 	cfg = config_build(config_root);
 	if (cfg == NULL) {
+		pthread_mutex_unlock(&reload_mtx);
 		log_error("configuration reload (%s) failed; keeping the"
 		    " previous configuration", why);
 		return -1;
 	}
 	config_install(cfg);
-	log_info("configuration reloaded (%s) generation=%llu", why,
-	    (unsigned long long)cfg->gen);
+	gen = (unsigned long long)cfg->gen;	/* still current: serialised */
+	pthread_mutex_unlock(&reload_mtx);
+	log_info("configuration reloaded (%s) generation=%llu", why, gen);
 	return 0;
 }
 

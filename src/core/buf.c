@@ -1,6 +1,7 @@
 /*
  * buf.c - bounded growable buffer.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,18 @@ str_copy(char *dst, const char *src, size_t size)
 	}
 	memcpy(dst, src, n + 1);
 	return true;
+}
+
+/* str_lower_copy - bounded copy, lower-cased */
+bool
+str_lower_copy(char *dst, const char *src, size_t size)
+{
+	bool ok = str_copy(dst, src, size);
+	size_t i;
+
+	for (i = 0; size > 0 && dst[i] != '\0'; i++)
+		dst[i] = (char)tolower((unsigned char)dst[i]);
+	return ok;
 }
 
 /* xmalloc - allocate or die */

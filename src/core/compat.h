@@ -22,6 +22,10 @@
  */
 bool	str_copy(char *dst, const char *src, size_t size) WARN_UNUSED_RESULT;
 
+/* str_lower_copy - str_copy, with ASCII letters lower-cased. */
+bool	str_lower_copy(char *dst, const char *src, size_t size)
+	    WARN_UNUSED_RESULT;
+
 /* x* allocators: die on failure; only for start-up and configuration. */
 void	*xmalloc(size_t n);
 void	*xcalloc(size_t n, size_t size);

@@ -217,19 +217,6 @@ store_user_find(const struct config *cfg, const char *name,
 	return -1;
 }
 
-/* lower_copy - lower-cased copy of a domain */
-static bool
-lower_copy(char *out, size_t size, const char *s)
-{
-	size_t i;
-
-	if (!str_copy(out, s, size))
-		return false;
-	for (i = 0; out[i] != '\0'; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-	return true;
-}
-
 /* domain_path - <mailroot>/domains/<domain lower-cased> */
 static int
 domain_path(const char *mailroot, const char *domain, char *out, size_t size)
@@ -237,7 +224,7 @@ domain_path(const char *mailroot, const char *domain, char *out, size_t size)
 	char lc[STORE_DOMAIN_MAX + 1];
 	int n;
 
-	if (!lower_copy(lc, sizeof(lc), domain))
+	if (!str_lower_copy(lc, domain, sizeof(lc)))
 		return -1;
 	n = snprintf(out, size, "%s/domains/%s", mailroot, lc);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
@@ -372,7 +359,7 @@ store_domain_create(const char *mailroot, const char *domain)
 	int n;
 
 	if (!store_domain_ok(domain, false) ||
-	    !lower_copy(lc, sizeof(lc), domain)) {
+	    !str_lower_copy(lc, domain, sizeof(lc))) {
 		log_error("invalid domain %s", domain);
 		return -1;
 	}

@@ -90,6 +90,10 @@ test_str_copy(void **state)
 	assert_string_equal(small, "abc");
 	assert_false(str_copy(small, "abcd", sizeof(small)));
 	assert_string_equal(small, "abc");
+	assert_true(str_lower_copy(small, "A-Z", sizeof(small)));
+	assert_string_equal(small, "a-z");
+	assert_false(str_lower_copy(small, "ABCD", sizeof(small)));
+	assert_string_equal(small, "abc");
 }
 
 int
