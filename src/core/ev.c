@@ -2,6 +2,7 @@
  * ev.c - loop threads, SO_REUSEPORT listeners and line-oriented connections
  * on top of libevent.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -1017,23 +1019,71 @@ conn_starttls(struct conn *c)
 	return conn_tls_begin(c);
 }
 
+/*
+ * conn_ip_literal - true when name is an IP address, bare or as an RFC
+ * 5321 address literal; the bare address goes to ip
+ */
+static bool
+conn_ip_literal(const char *name, char *ip, size_t size)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	size_t len = strlen(name);
+
+	if (len >= 2 && name[0] == '[' && name[len - 1] == ']') {
+		name++;
+		len -= 2;
+		if (len > 5 && strncasecmp(name, "IPv6:", 5) == 0) {
+			name += 5;
+			len -= 5;
+		}
+	}
+	if (len >= size)
+		return false;
+	memcpy(ip, name, len);
+	ip[len] = '\0';
+	return inet_pton(AF_INET, ip, a) == 1 ||
+	    inet_pton(AF_INET6, ip, a) == 1;
+}
+
+/* conn_tls_peer_name - SNI and the name or address to check */
+static int
+conn_tls_peer_name(SSL *ssl, const char *servername)
+{
+	char ip[EV_IP_MAX];
+
+	if (servername == NULL || *servername == '\0')
+		return 0;
+	/* RFC 6066 3: no address in SNI; an address is an IP SAN. */
+	if (conn_ip_literal(servername, ip, sizeof(ip)))
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    ip) == 1 ? 0 : -1;
+	return SSL_set_tlsext_host_name(ssl, servername) == 1 &&
+	    SSL_set1_host(ssl, servername) == 1 ? 0 : -1;
+}
+
 /* conn_starttls_client - begin the upgrade to TLS as the client */
 int
 conn_starttls_client(struct conn *c, const char *servername)
 {
-	SSL_CTX *ctx;
+	return conn_starttls_client_ctx(c, servername, NULL);
+}
+
+/* conn_starttls_client_ctx - the same with a given client context */
+int
+conn_starttls_client_ctx(struct conn *c, const char *servername,
+    SSL_CTX *ctx)
+{
+	SSL_CTX *own = NULL;
 
 	if (c->tls != CONN_TLS_NONE || c->closing || c->freed)
 		return -1;
-	if ((ctx = tls_client_ctx()) == NULL)
+	if (ctx == NULL && (ctx = own = tls_client_ctx()) == NULL)
 		return -1;
 	c->ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx);
+	SSL_CTX_free(own);
 	if (c->ssl == NULL)
 		return -1;
-	if (servername != NULL && *servername != '\0' &&
-	    (SSL_set_tlsext_host_name(c->ssl, servername) != 1 ||
-	    SSL_set1_host(c->ssl, servername) != 1)) {
+	if (conn_tls_peer_name(c->ssl, servername) == -1) {
 		ERR_clear_error();
 		SSL_free(c->ssl);
 		c->ssl = NULL;

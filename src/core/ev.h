@@ -27,6 +27,7 @@
 struct ev_loop;
 struct conn;
 struct event_base;
+struct ssl_ctx_st;
 
 enum conn_event {
 	CONN_LINE_TOO_LONG,	/* no CRLF within line_max bytes */
@@ -202,20 +203,39 @@ int	conn_error(const struct conn *c);
 
 /*
  * conn_starttls_client - as conn_starttls, as the TLS client of an
- * outbound connection (SMTP STARTTLS towards the next hop), with SNI and
- * certificate name checks for `servername` (may be NULL for an address).
- * The handshake never fails because of the certificate: the result is
- * reported by conn_tls_verified (mail delivery is opportunistic unless
- * the caller decides otherwise).  Returns 0 or -1 (no TLS possible).
+ * outbound connection (SMTP STARTTLS towards the next hop), with the
+ * process-wide client context (tls_client_ctx: the system CA store).
+ * `servername` (may be NULL) names the peer: a host name is sent as SNI
+ * and must match the certificate's DNS names; an IP address, bare or as
+ * an RFC 5321 address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]"), is
+ * never sent as SNI (RFC 6066 section 3) and must match an IP address
+ * of the certificate (subjectAltName iPAddress); NULL checks the chain
+ * only.  The handshake never fails because of the certificate: the
+ * result is reported by conn_tls_verified (mail delivery is
+ * opportunistic unless the caller decides otherwise).  Called from
+ * on_open of a conn_connect connection, before anything was written or
+ * read, it starts implicit TLS (SMTPS, RFC 8314): the handshake is the
+ * first thing on the wire.  Returns 0 or -1 (no TLS possible).
  */
 int	conn_starttls_client(struct conn *c, const char *servername)
 	    WARN_UNUSED_RESULT;
 
 /*
+ * conn_starttls_client_ctx - conn_starttls_client with the client
+ * context ctx (tls_client_ctx_file: other trusted authorities) instead
+ * of the process-wide one; NULL is the process-wide one.  The connection
+ * takes its own reference: the caller may free ctx at once.
+ */
+int	conn_starttls_client_ctx(struct conn *c, const char *servername,
+	    struct ssl_ctx_st *ctx) WARN_UNUSED_RESULT;
+
+/*
  * conn_tls_verified - after on_tls: true when the peer's certificate
- * chain verified against the system CAs and matches the servername; the
- * reason ("ok", "self-signed certificate", "hostname mismatch"...) goes
- * to why when not NULL.
+ * chain verified against the CAs of the client context (the system
+ * store, or the file of tls_client_ctx_file) and matches the servername
+ * as conn_starttls_client says; the reason ("ok", "self-signed
+ * certificate", "hostname mismatch", "IP address mismatch"...) goes to
+ * why when not NULL.
  */
 bool	conn_tls_verified(const struct conn *c, const char **why);
 

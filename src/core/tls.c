@@ -1,6 +1,7 @@
 /*
- * tls.c - the TLS layer: server context from the MailRoot, reloads, and
- * the self-signed certificate of `postroom init`.
+ * tls.c - the TLS layer: server context from the MailRoot, reloads, the
+ * client contexts of outbound connections, and the self-signed
+ * certificate of `postroom init`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -374,9 +375,12 @@ tls_server_free(void)
 	pthread_mutex_unlock(&tls_mu);
 }
 
-/* tls_client_new - the outbound context */
+/*
+ * tls_client_new - an outbound context, trusting the system store when
+ * `system_store`
+ */
 static SSL_CTX *
-tls_client_new(void)
+tls_client_new(bool system_store)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -390,7 +394,7 @@ tls_client_new(void)
 	/* Verified, never refused here: the caller reads the result. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	    (system_store && SSL_CTX_set_default_verify_paths(ctx) != 1)) {
 		tls_log_error("TLS client settings");
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -406,10 +410,41 @@ tls_client_ctx(void)
 
 	pthread_mutex_lock(&tls_mu);
 	if (tls_client == NULL)
-		tls_client = tls_client_new();
+		tls_client = tls_client_new(true);
 	ctx = tls_client;
 	if (ctx != NULL && SSL_CTX_up_ref(ctx) != 1)
 		ctx = NULL;
 	pthread_mutex_unlock(&tls_mu);
 	return ctx;
+}
+
+/* tls_client_ctx_file - a client context trusting the CAs of a file */
+SSL_CTX *
+tls_client_ctx_file(const char *cafile, char *err, size_t errlen)
+{
+	const char *reason;
+	unsigned long e;
+	SSL_CTX *ctx;
+	FILE *f;
+
+	/* errno tells more than OpenSSL's "system lib". */
+	if ((f = fopen(cafile, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", cafile, strerror(errno));
+		return NULL;
+	}
+	(void)fclose(f);
+	if ((ctx = tls_client_new(false)) == NULL) {
+		snprintf(err, errlen, "%s: cannot make a TLS context", cafile);
+		return NULL;
+	}
+	ERR_clear_error();
+	if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) == 1)
+		return ctx;
+	e = ERR_peek_last_error();
+	reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+	snprintf(err, errlen, "%s: %s", cafile, reason != NULL ? reason :
+	    "no usable CA certificate");
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
 }

@@ -20,6 +20,7 @@
 #define POSTROOM_CORE_TLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/compat.h"
 
@@ -65,6 +66,18 @@ void	tls_server_free(void);
  * Built on first use; NULL on failure (logged).  Thread-safe.
  */
 SSL_CTX	*tls_client_ctx(void);
+
+/*
+ * tls_client_ctx_file - a new client context with the settings of
+ * tls_client_ctx's that trusts the CA certificates of the PEM file
+ * `cafile` instead of the system store (a private authority, a
+ * self-signed next hop).  The file is read now, on the calling thread.
+ * Returns the context (the caller owns its one reference and
+ * SSL_CTX_free()s it), or NULL with the reason ("<cafile>: No such file
+ * or directory", "<cafile>: no certificate or crl found") in err.
+ */
+SSL_CTX	*tls_client_ctx_file(const char *cafile, char *err,
+	    size_t errlen) WARN_UNUSED_RESULT;
 
 /*
  * tls_error_text - the oldest error of this thread's OpenSSL error queue

@@ -24,17 +24,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
 
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/match.h"
+#include "core/tls.h"
 #include "smtpc/smtpc.h"
 
 #define SMTPC_TS_MAX		(16 * 1024)	/* transcript kept */
@@ -83,7 +86,10 @@ struct smtpc {
 	struct sockaddr_storage	 bind;		/* OutBind */
 	struct smtpc_conf	 conf;		/* pointers to the copies */
 	struct smtpc_auth	 auth;
+	unsigned		 mech;		/* SMTPC_AUTH_* sent, 0 */
 	char			*helo, *servername, *log_id;
+	SSL_CTX			*ctx;		/* tls_ca_file's, NULL */
+	struct smtpc_result	 early;		/* failed before connect */
 	smtpc_ready_cb		*ready_cb;
 	void			*ready_arg;
 	enum smtpc_state	 state;
@@ -94,6 +100,7 @@ struct smtpc {
 	bool			 need_rset;	/* last transaction failed */
 	int			 auth_step;	/* SASL responses sent */
 	struct smtpc_caps	 caps;
+	char			 auth_offered[128]; /* EHLO AUTH list */
 	struct evbuffer		*in;		/* replies not read yet */
 	struct smtpc_reply	 r;		/* the current reply */
 	char			 peer[320];	/* "host [ip]:port" */
@@ -113,6 +120,7 @@ struct smtpc {
 	struct buf		 body;		/* DATA or BDAT octets */
 	struct smtpc_step	*steps;
 	size_t			 nsteps, sent, got; /* send/receive cursors */
+	bool			 probe;		/* MAIL, RCPTs only */
 	bool			 mail_ok;	/* 2xx to MAIL */
 	size_t			 rcpt_ok;	/* 2xx to RCPT */
 	size_t			 last_refused;	/* rcpt, or SIZE_MAX */
@@ -126,10 +134,11 @@ static void	smtpc_on_tls(struct conn *);
 static void	smtpc_on_free(struct conn *);
 static void	smtpc_ehlo(struct smtpc *);
 static void	smtpc_after_ehlo(struct smtpc *);
-static void	smtpc_abort(struct smtpc *, const char *, const char *);
+static void	smtpc_abort(struct smtpc *, const char *, const char *,
+		    enum smtpc_why);
 static void	smtpc_res_local(struct smtpc_result *, int, const char *,
-		    enum smtpc_stage, const char *, ...)
-		    __attribute__((format(printf, 5, 6)));
+		    enum smtpc_stage, enum smtpc_why, const char *, ...)
+		    __attribute__((format(printf, 6, 7)));
 
 static const struct conn_handler smtpc_handler = {
 	.on_open = smtpc_on_open,
@@ -208,7 +217,7 @@ smtpc_ts_reply(struct smtpc *s)
 /* smtpc_res_local - a made-up result */
 static void
 smtpc_res_local(struct smtpc_result *res, int code, const char *enh,
-    enum smtpc_stage stage, const char *fmt, ...)
+    enum smtpc_stage stage, enum smtpc_why why, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -221,6 +230,7 @@ smtpc_res_local(struct smtpc_result *res, int code, const char *enh,
 	va_end(ap);
 	res->stage = stage;
 	res->temporary = code / 100 == 4;
+	res->why = why;
 }
 
 /* smtpc_res_reply - the current reply as a result (lines joined) */
@@ -303,7 +313,8 @@ smtpc_timeout_cb(struct conn *c)
 	if (s->state == SMTPC_S_QUIT)
 		conn_close(c);
 	else
-		smtpc_abort(s, "4.4.2", "timeout waiting for reply to");
+		smtpc_abort(s, "4.4.2", "timeout waiting for reply to",
+		    SMTPC_WHY_TIMEOUT);
 }
 
 /* smtpc_wait - enter state st and arm its time limit */
@@ -369,6 +380,8 @@ smtpc_awaited(const struct smtpc *s)
 		return smtpc_kinds[smtpc_cur_kind(s)].name;
 	if (s->state == SMTPC_S_EHLO && s->conf.lmtp)
 		return "LHLO";
+	if (s->state == SMTPC_S_TLS && s->conf.tls_implicit)
+		return "TLS handshake";
 	return smtpc_states[s->state].name;
 }
 
@@ -399,6 +412,7 @@ smtpc_free(struct smtpc *s)
 	free(s->helo);
 	free(s->servername);
 	free(s->log_id);
+	SSL_CTX_free(s->ctx);
 	OPENSSL_cleanse(&s->auth, sizeof(s->auth));
 	free(s);
 }
@@ -500,7 +514,8 @@ smtpc_fallback(struct smtpc *s, const char *why)
 	    s->tolen, s->conf.bind, s->conf.bindlen, s->conf.to.connect, s);
 	if (s->c == NULL) {
 		smtpc_res_local(&res, 421, "4.4.1", SMTPC_ST_CONNECT,
-		    "cannot reconnect to %s: %s", s->peer, strerror(errno));
+		    SMTPC_WHY_LOCAL, "cannot reconnect to %s: %s", s->peer,
+		    strerror(errno));
 		smtpc_setup_fail(s, &res);
 	}
 }
@@ -510,10 +525,11 @@ smtpc_fallback(struct smtpc *s, const char *why)
  * text (need_tls 1) - on this connection when no handshake began
  * (`clean`: not offered, or refused with a reply), else on a new one -
  * or fail (2, RFC 3207 section 4: a client that requires TLS must not go
- * on without it).
+ * on without it) with `cause`.
  */
 static void
-smtpc_tls_fail(struct smtpc *s, const char *why, bool clean)
+smtpc_tls_fail(struct smtpc *s, const char *why, bool clean,
+    enum smtpc_why cause)
 {
 	struct smtpc_result res;
 
@@ -528,7 +544,7 @@ smtpc_tls_fail(struct smtpc *s, const char *why, bool clean)
 		smtpc_fallback(s, why);
 		return;
 	}
-	smtpc_res_local(&res, 421, "4.7.10", SMTPC_ST_STARTTLS,
+	smtpc_res_local(&res, 421, "4.7.10", SMTPC_ST_STARTTLS, cause,
 	    "TLS required but %s", why);
 	smtpc_setup_refused(s, &res);
 }
@@ -564,12 +580,12 @@ smtpc_auth_payload(struct smtpc *s, struct buf *out)
 	int rc = -1;
 
 	buf_init(&raw, SMTPC_SASL_MAX);
-	if (a->mech == SMTPC_AUTH_PLAIN) {
+	if (s->mech == SMTPC_AUTH_PLAIN) {
 		/* RFC 4616: authzid (empty) NUL authcid NUL passwd. */
 		if (buf_putc(&raw, '\0') == 0 && buf_puts(&raw, a->user) == 0 &&
 		    buf_putc(&raw, '\0') == 0 && buf_puts(&raw, a->pass) == 0)
 			rc = 0;
-	} else if (a->mech == SMTPC_AUTH_LOGIN) {
+	} else if (s->mech == SMTPC_AUTH_LOGIN) {
 		rc = buf_puts(&raw, s->auth_step == 1 ? a->user : a->pass);
 	} else {
 		/* RFC 2195: user SP hex(HMAC-MD5(pass, challenge)). */
@@ -589,29 +605,43 @@ smtpc_auth_payload(struct smtpc *s, struct buf *out)
 	return rc;
 }
 
+/* smtpc_mech_name - the SASL name of one SMTPC_AUTH_*, or "" */
+static const char *
+smtpc_mech_name(unsigned mech)
+{
+	switch (mech) {
+	case SMTPC_AUTH_PLAIN:
+		return "PLAIN";
+	case SMTPC_AUTH_LOGIN:
+		return "LOGIN";
+	case SMTPC_AUTH_CRAM_MD5:
+		return "CRAM-MD5";
+	default:
+		return "";
+	}
+}
+
 /* smtpc_auth_send - "AUTH <mech>[ <initial response>]" or a response */
 static void
 smtpc_auth_send(struct smtpc *s, bool first)
 {
-	static const char *const mechs[] = { "", "PLAIN", "LOGIN", "",
-	    "CRAM-MD5" };
+	const char *mech = smtpc_mech_name(s->mech);
 	struct buf line;
 	char ts[64];
 	int rc = 0;
 
 	buf_init(&line, SMTPC_SASL_MAX);
 	if (first) {
-		snprintf(ts, sizeof(ts), "C: AUTH %s%s\n",
-		    mechs[s->auth.mech], s->auth.mech == SMTPC_AUTH_PLAIN ?
-		    " ****" : "");
-		rc = buf_printf(&line, "AUTH %s", mechs[s->auth.mech]);
+		snprintf(ts, sizeof(ts), "C: AUTH %s%s\n", mech,
+		    s->mech == SMTPC_AUTH_PLAIN ? " ****" : "");
+		rc = buf_printf(&line, "AUTH %s", mech);
 	} else {
 		snprintf(ts, sizeof(ts), "C: ****\n");
 	}
 	/* PLAIN: the initial response saves a round trip (RFC 4954 4). */
-	if (rc == 0 && first && s->auth.mech == SMTPC_AUTH_PLAIN)
+	if (rc == 0 && first && s->mech == SMTPC_AUTH_PLAIN)
 		rc = buf_putc(&line, ' ');
-	if (rc == 0 && (!first || s->auth.mech == SMTPC_AUTH_PLAIN))
+	if (rc == 0 && (!first || s->mech == SMTPC_AUTH_PLAIN))
 		rc = smtpc_auth_payload(s, &line);
 	if (rc == 0)
 		rc = buf_puts(&line, "\r\n");
@@ -622,7 +652,24 @@ smtpc_auth_send(struct smtpc *s, bool first)
 	if (rc == 0)
 		smtpc_wait(s, SMTPC_S_AUTH, s->conf.to.command);
 	else if (s->c != NULL && !conn_closing(s->c))
-		smtpc_abort(s, "4.7.0", "cannot compose the response to");
+		/* Only a CRAM-MD5 challenge comes from the server. */
+		smtpc_abort(s, "4.7.0", "cannot compose the response to",
+		    !first && s->mech == SMTPC_AUTH_CRAM_MD5 ?
+		    SMTPC_WHY_PROTOCOL : SMTPC_WHY_LOCAL);
+}
+
+/* smtpc_auth_best - SMTPC_AUTH_AUTO: the best mechanism offered, or 0 */
+static unsigned
+smtpc_auth_best(const struct smtpc *s)
+{
+	static const unsigned best[] = { SMTPC_AUTH_CRAM_MD5,
+	    SMTPC_AUTH_PLAIN, SMTPC_AUTH_LOGIN };
+	size_t i;
+
+	for (i = 0; i < nitems(best); i++)
+		if (s->caps.auth & best[i])
+			return best[i];
+	return 0;
 }
 
 /* smtpc_auth_start - AUTH with the configured mechanism, when offered */
@@ -631,13 +678,26 @@ smtpc_auth_start(struct smtpc *s)
 {
 	struct smtpc_result res;
 
-	if ((s->caps.auth & s->auth.mech) == 0 || (s->auth.mech !=
+	if (s->auth.mech == SMTPC_AUTH_AUTO) {
+		if ((s->mech = smtpc_auth_best(s)) == 0) {
+			smtpc_res_local(&res, 530, "5.7.0", SMTPC_ST_AUTH,
+			    SMTPC_WHY_NO_AUTH_MECH, "the server offers no"
+			    " supported AUTH mechanism (offered: %s)",
+			    s->auth_offered[0] != '\0' ? s->auth_offered :
+			    "none");
+			smtpc_setup_refused(s, &res);
+			return;
+		}
+	} else if ((s->caps.auth & s->auth.mech) == 0 || (s->auth.mech !=
 	    SMTPC_AUTH_PLAIN && s->auth.mech != SMTPC_AUTH_LOGIN &&
 	    s->auth.mech != SMTPC_AUTH_CRAM_MD5)) {
 		smtpc_res_local(&res, 530, "5.7.0", SMTPC_ST_AUTH,
+		    SMTPC_WHY_NO_AUTH_MECH,
 		    "the authentication mechanism is not offered");
 		smtpc_setup_refused(s, &res);
 		return;
+	} else {
+		s->mech = s->auth.mech;
 	}
 	s->auth_step = 0;
 	smtpc_auth_send(s, true);
@@ -647,7 +707,7 @@ smtpc_auth_start(struct smtpc *s)
 static void
 smtpc_on_auth(struct smtpc *s)
 {
-	int steps = s->auth.mech == SMTPC_AUTH_LOGIN ? 2 : 1;
+	int steps = s->mech == SMTPC_AUTH_LOGIN ? 2 : 1;
 
 	if (s->r.code == 235) {
 		smtpc_ready(s);
@@ -655,7 +715,8 @@ smtpc_on_auth(struct smtpc *s)
 		s->auth_step++;
 		smtpc_auth_send(s, false);
 	} else if (s->r.code == 334) {
-		smtpc_abort(s, "4.7.0", "unexpected challenge after");
+		smtpc_abort(s, "4.7.0", "unexpected challenge after",
+		    SMTPC_WHY_PROTOCOL);
 	} else {
 		smtpc_fail_reply(s);
 	}
@@ -667,7 +728,8 @@ smtpc_after_ehlo(struct smtpc *s)
 {
 	if (s->conf.need_tls >= 1 && !s->tls_off && !conn_is_tls(s->c)) {
 		if (!s->caps.starttls) {
-			smtpc_tls_fail(s, "STARTTLS is not offered", true);
+			smtpc_tls_fail(s, "STARTTLS is not offered", true,
+			    SMTPC_WHY_NO_STARTTLS);
 			return;
 		}
 		if (smtpc_cmd(s, "STARTTLS", NULL) == 0)
@@ -680,13 +742,40 @@ smtpc_after_ehlo(struct smtpc *s)
 		smtpc_ready(s);
 }
 
+/*
+ * smtpc_auth_list - the mechanisms of the EHLO reply's AUTH lines as
+ * offered, unknown ones too, for the text of a failure
+ */
+static void
+smtpc_auth_list(struct smtpc *s)
+{
+	const char *p, *e;
+	size_t n = 0, len;
+
+	s->auth_offered[0] = '\0';
+	/* The first line is the server's name. */
+	for (p = strchr(s->r.text.data, '\n'); p != NULL; p = e) {
+		p++;
+		e = strchr(p, '\n');
+		len = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (len <= 5 || strncasecmp(p, "AUTH", 4) != 0 ||
+		    (p[4] != ' ' && p[4] != '='))
+			continue;
+		snprintf(s->auth_offered + n, sizeof(s->auth_offered) - n,
+		    "%s%.*s", n > 0 ? " " : "", (int)(len - 5), p + 5);
+		n = strlen(s->auth_offered);
+	}
+}
+
 /* smtpc_on_ehlo - capabilities, HELO fallback (not for LMTP) */
 static void
 smtpc_on_ehlo(struct smtpc *s)
 {
 	if (s->r.code == 250) {
-		if (s->state == SMTPC_S_EHLO)
+		if (s->state == SMTPC_S_EHLO) {
 			smtpc_caps_parse(&s->r, &s->caps);
+			smtpc_auth_list(s);
+		}
 		smtpc_after_ehlo(s);
 	} else if (s->state == SMTPC_S_EHLO && s->r.code / 100 == 5 &&
 	    !s->conf.lmtp) {
@@ -708,8 +797,8 @@ smtpc_tls_start_cb(struct conn *c)
 		return;
 	/* RFC 3207 6: nothing received before the handshake counts. */
 	if (evbuffer_drain(s->in, evbuffer_get_length(s->in)) == -1 ||
-	    conn_starttls_client(c, s->servername) == -1) {
-		smtpc_tls_fail(s, "cannot start TLS", false);
+	    conn_starttls_client_ctx(c, s->servername, s->ctx) == -1) {
+		smtpc_tls_fail(s, "cannot start TLS", false, SMTPC_WHY_LOCAL);
 		return;
 	}
 	smtpc_wait(s, SMTPC_S_TLS, s->conf.to.command);
@@ -724,7 +813,7 @@ smtpc_on_starttls(struct smtpc *s)
 	if (s->r.code != 220) {
 		snprintf(why, sizeof(why), "STARTTLS refused: %d %s",
 		    s->r.code, s->r.text.data);
-		smtpc_tls_fail(s, why, true);
+		smtpc_tls_fail(s, why, true, SMTPC_WHY_NO_STARTTLS);
 		return;
 	}
 	/* Outside on_data, so ev.c's input accounting stays right. */
@@ -736,12 +825,15 @@ smtpc_on_starttls(struct smtpc *s)
  * Transactions.
  */
 
-/* smtpc_final - a recipient's result is final (not a 2xx to RCPT) */
+/*
+ * smtpc_final - a recipient's result is final (not a 2xx to RCPT, unless
+ * the transaction is a probe)
+ */
 static bool
-smtpc_final(const struct smtpc_result *res)
+smtpc_final(const struct smtpc *s, const struct smtpc_result *res)
 {
-	return res->code != 0 && !(res->code / 100 == 2 &&
-	    res->stage == SMTPC_ST_RCPT);
+	return res->code != 0 && (s->probe || !(res->code / 100 == 2 &&
+	    res->stage == SMTPC_ST_RCPT));
 }
 
 /* smtpc_answer_pending - res for each recipient without a final one */
@@ -751,7 +843,7 @@ smtpc_answer_pending(struct smtpc *s, const struct smtpc_result *res)
 	size_t i;
 
 	for (i = 0; i < s->txn->nrcpts; i++)
-		if (!smtpc_final(&s->txn->rcpts[i].res))
+		if (!smtpc_final(s, &s->txn->rcpts[i].res))
 			s->txn->rcpts[i].res = *res;
 }
 
@@ -794,8 +886,9 @@ smtpc_done(struct smtpc *s)
 	for (i = 0; i < txn->nrcpts; i++)
 		if (txn->rcpts[i].res.code / 100 == 2)
 			txn->naccepted++;
+	/* A probe leaves its transaction open. */
 	if (s->sent > 0)
-		s->need_rset = txn->res.code / 100 != 2;
+		s->need_rset = s->probe || txn->res.code / 100 != 2;
 	smtpc_txn_clear(s);
 	if (s->state != SMTPC_S_DEAD) {
 		s->state = SMTPC_S_READY;
@@ -821,7 +914,7 @@ smtpc_too_big(struct smtpc *s, size_t len)
 
 	if (!s->caps.has_size || s->caps.size == 0 || len <= s->caps.size)
 		return false;
-	smtpc_res_local(&res, 552, "5.3.4", SMTPC_ST_POLICY,
+	smtpc_res_local(&res, 552, "5.3.4", SMTPC_ST_POLICY, SMTPC_WHY_NONE,
 	    "message size %zu exceeds the limit %llu of %s", len,
 	    (unsigned long long)s->caps.size, s->peer);
 	smtpc_fail_all(s, &res);
@@ -830,8 +923,8 @@ smtpc_too_big(struct smtpc *s, size_t len)
 
 /*
  * smtpc_policy - what must be refused before anything is sent, and the
- * 8BITMIME downgrade (RFC 6152).  Returns 0, or -1 with every result
- * set.
+ * 8BITMIME downgrade (RFC 6152); a probe has no message to check.
+ * Returns 0, or -1 with every result set.
  */
 static int
 smtpc_policy(struct smtpc *s)
@@ -843,15 +936,18 @@ smtpc_policy(struct smtpc *s)
 	s->env = t->env;
 	s->msg = t->data;
 	s->msglen = t->len;
-	if (smtpc_too_big(s, s->msglen))
+	if (!s->probe && smtpc_too_big(s, s->msglen))
 		return -1;
 	if (t->env.smtputf8 && !s->caps.smtputf8) {
 		/* RFC 6531 3.4: no downgrade of addresses or headers. */
 		smtpc_res_local(&res, 553, "5.6.7", SMTPC_ST_POLICY,
-		    "SMTPUTF8 is needed but not offered by %s", s->peer);
+		    SMTPC_WHY_NONE, "SMTPUTF8 is needed but not offered by %s",
+		    s->peer);
 		smtpc_fail_all(s, &res);
 		return -1;
 	}
+	if (s->probe)
+		return 0;		/* SIZE= says what the caller says */
 	if (t->env.eightbit && !s->caps.eightbitmime) {
 		if (CKD_MUL(&max, t->len, (size_t)4) ||
 		    CKD_ADD(&max, max, (size_t)4096))
@@ -859,8 +955,8 @@ smtpc_policy(struct smtpc *s)
 		buf_init(&s->conv, max);
 		if (smtpc_downgrade_8bit(t->data, t->len, &s->conv) == -1) {
 			smtpc_res_local(&res, 554, "5.6.3", SMTPC_ST_POLICY,
-			    "8-bit message cannot be converted to 7 bit for"
-			    " %s", s->peer);
+			    SMTPC_WHY_NONE, "8-bit message cannot be converted"
+			    " to 7 bit for %s", s->peer);
 			smtpc_fail_all(s, &res);
 			return -1;
 		}
@@ -937,7 +1033,8 @@ smtpc_plan_rcpts(struct smtpc *s)
 			continue;
 		}
 		smtpc_res_local(&t->rcpts[i].res, 553, "5.1.3",
-		    SMTPC_ST_POLICY, "recipient address cannot be sent");
+		    SMTPC_ST_POLICY, SMTPC_WHY_NONE,
+		    "recipient address cannot be sent");
 		t->res = t->rcpts[i].res;
 	}
 	if (s->nsteps == 0 || s->steps[s->nsteps - 1].kind != SMTPC_K_RCPT)
@@ -947,13 +1044,14 @@ smtpc_plan_rcpts(struct smtpc *s)
 }
 
 /*
- * smtpc_plan - compose the envelope: [RSET] MAIL RCPT... DATA|BDAT.
- * Returns 0, or -1 with every result set.
+ * smtpc_plan - compose the envelope: [RSET] MAIL RCPT... DATA|BDAT (a
+ * probe stops after the RCPTs).  Returns 0, or -1 with every result set.
  */
 static int
 smtpc_plan(struct smtpc *s)
 {
 	struct smtpc_txn *t = s->txn;
+	struct smtpc_caps caps = s->caps;
 	struct smtpc_result res;
 	size_t off, nmail;
 	int rc = 0;
@@ -962,7 +1060,7 @@ smtpc_plan(struct smtpc *s)
 	s->steps = calloc(t->nrcpts + 3, sizeof(*s->steps));
 	if (s->steps == NULL) {
 		smtpc_res_local(&res, 451, "4.3.0", SMTPC_ST_POLICY,
-		    "out of memory");
+		    SMTPC_WHY_LOCAL, "out of memory");
 		smtpc_fail_all(s, &res);
 		return -1;
 	}
@@ -972,9 +1070,13 @@ smtpc_plan(struct smtpc *s)
 		smtpc_step_add(s, SMTPC_K_RSET, 0, off);
 	}
 	off = s->cmds.len;
-	if (rc == -1 || smtpc_mail_cmd(&s->env, &s->caps, &s->cmds) == -1) {
+	/* A probe without a size to announce sends no SIZE=0. */
+	if (s->probe && s->env.size == 0)
+		caps.has_size = false;
+	if (rc == -1 || smtpc_mail_cmd(&s->env, &caps, &s->cmds) == -1) {
 		smtpc_res_local(&res, 553, "5.1.7", SMTPC_ST_POLICY,
-		    "sender address or parameters cannot be sent");
+		    SMTPC_WHY_NONE, "sender address or parameters cannot be"
+		    " sent");
 		smtpc_fail_all(s, &res);
 		return -1;
 	}
@@ -985,11 +1087,13 @@ smtpc_plan(struct smtpc *s)
 		/* No recipient can be sent. */
 		if (t->nrcpts == 0) {
 			smtpc_res_local(&res, 554, "5.5.1", SMTPC_ST_POLICY,
-			    "no recipients");
+			    SMTPC_WHY_NONE, "no recipients");
 			smtpc_fail_all(s, &res);
 		}
 		return -1;
 	}
+	if (s->probe)
+		return 0;
 	off = s->cmds.len;
 	/* RFC 3030: BDAT spares the dot-stuffing; LMTP keeps DATA. */
 	if (s->caps.chunking && !s->conf.lmtp) {
@@ -1005,7 +1109,7 @@ smtpc_plan(struct smtpc *s)
 	}
 	if (rc == -1) {
 		smtpc_res_local(&res, 451, "4.3.0", SMTPC_ST_POLICY,
-		    "out of memory");
+		    SMTPC_WHY_LOCAL, "out of memory");
 		smtpc_fail_all(s, &res);
 	}
 	return rc;
@@ -1067,7 +1171,8 @@ smtpc_send_body(struct smtpc *s)
 
 	smtpc_body_init(s);
 	if (smtpc_dotstuff(s->msg, s->msglen, &s->body) == -1) {
-		smtpc_abort(s, "4.3.0", "out of memory after");
+		smtpc_abort(s, "4.3.0", "out of memory after",
+		    SMTPC_WHY_LOCAL);
 		return;
 	}
 	snprintf(ts, sizeof(ts), "C: <message, %zu octets>\n", s->body.len);
@@ -1095,18 +1200,19 @@ smtpc_on_dot(struct smtpc *s)
 		return;
 	}
 	/* RFC 2033 4.2: one reply per accepted RCPT, in order. */
-	for (i = s->lmtp_next; i < t->nrcpts && smtpc_final(&t->rcpts[i].res);
-	    i++)
+	for (i = s->lmtp_next; i < t->nrcpts &&
+	    smtpc_final(s, &t->rcpts[i].res); i++)
 		;
 	if (i == t->nrcpts) {
-		smtpc_abort(s, "4.5.0", "unexpected reply after");
+		smtpc_abort(s, "4.5.0", "unexpected reply after",
+		    SMTPC_WHY_PROTOCOL);
 		return;
 	}
 	smtpc_res_reply(s, &t->rcpts[i].res, SMTPC_ST_DOT);
 	if (s->r.code / 100 == 2 || t->res.code / 100 != 2)
 		t->res = t->rcpts[i].res;
 	for (s->lmtp_next = ++i; i < t->nrcpts; i++)
-		if (!smtpc_final(&t->rcpts[i].res)) {
+		if (!smtpc_final(s, &t->rcpts[i].res)) {
 			smtpc_arm(s, s->conf.to.data_done, smtpc_timeout_cb);
 			return;
 		}
@@ -1142,6 +1248,21 @@ smtpc_on_last(struct smtpc *s, enum smtpc_kind k)
 	}
 }
 
+/* smtpc_probe_done - every RCPT of a probe is answered */
+static void
+smtpc_probe_done(struct smtpc *s)
+{
+	struct smtpc_txn *t = s->txn;
+
+	if (s->rcpt_ok > 0)
+		smtpc_res_local(&t->res, 250, "2.1.5", SMTPC_ST_RCPT,
+		    SMTPC_WHY_NONE, "%zu of %zu recipients accepted",
+		    s->rcpt_ok, t->nrcpts);
+	else
+		smtpc_no_rcpt(s);
+	smtpc_done(s);
+}
+
 /* smtpc_on_env - reply to the step at the receive cursor */
 static void
 smtpc_on_env(struct smtpc *s)
@@ -1172,6 +1293,8 @@ smtpc_on_env(struct smtpc *s)
 		    smtpc_timeout_cb);
 	} else if (!s->mail_ok && st->kind != SMTPC_K_RSET) {
 		smtpc_done(s);
+	} else if (s->got == s->nsteps) {
+		smtpc_probe_done(s);
 	} else if (s->steps[s->got].kind >= SMTPC_K_DATA &&
 	    s->rcpt_ok == 0) {
 		smtpc_no_rcpt(s);
@@ -1227,26 +1350,32 @@ smtpc_reply(struct smtpc *s)
 		break;
 	default:
 		/* Nothing outstanding: the peer is out of sync. */
-		smtpc_abort(s, "4.5.0", "unexpected reply while awaiting");
+		smtpc_abort(s, "4.5.0", "unexpected reply while awaiting",
+		    SMTPC_WHY_PROTOCOL);
 		break;
 	}
 }
 
 /*
  * smtpc_abort - the connection is lost, timed out or out of sync: close
- * it and give 421 (text: what, then the reply awaited) to whatever is
+ * it and give 421 (text: what, then the reply awaited; why: cause, or
+ * TLS_HANDSHAKE for a connection lost in the handshake) to whatever is
  * pending.  The caller must not touch s afterwards.
  */
 static void
-smtpc_abort(struct smtpc *s, const char *enh, const char *what)
+smtpc_abort(struct smtpc *s, const char *enh, const char *what,
+    enum smtpc_why cause)
 {
 	struct smtpc_result res;
 	char why[sizeof(res.text) + 64];
 
-	smtpc_res_local(&res, 421, enh, smtpc_stage(s), "%s %s", what,
+	if (s->state == SMTPC_S_TLS && cause == SMTPC_WHY_CLOSED)
+		cause = SMTPC_WHY_TLS_HANDSHAKE;
+	smtpc_res_local(&res, 421, enh, smtpc_stage(s), cause, "%s %s", what,
 	    smtpc_awaited(s));
 	log_info("%ssmtpc: %s %s", s->pfx, s->peer, res.text);
-	if (!s->ready && s->conf.need_tls == 1 && !s->tls_off &&
+	if (!s->ready && s->conf.need_tls == 1 && !s->conf.tls_implicit &&
+	    !s->tls_off &&
 	    (s->state == SMTPC_S_STARTTLS || s->state == SMTPC_S_TLS)) {
 		snprintf(why, sizeof(why), "%s%s%s", res.text,
 		    s->c != NULL && conn_error(s->c) != 0 ? ": " : "",
@@ -1266,16 +1395,29 @@ smtpc_abort(struct smtpc *s, const char *enh, const char *what)
 	}
 }
 
-/* smtpc_on_open - connected: wait for the greeting */
+/* smtpc_on_open - connected: the TLS handshake or the greeting */
 static void
 smtpc_on_open(struct conn *c)
 {
 	struct smtpc *s = conn_data(c);
+	struct smtpc_result res;
 
 	if (s == NULL || s->quit)
 		return;
 	conn_set_raw(c, true);
-	smtpc_wait(s, SMTPC_S_GREETING, s->conf.to.greeting);
+	if (!s->conf.tls_implicit) {
+		smtpc_wait(s, SMTPC_S_GREETING, s->conf.to.greeting);
+		return;
+	}
+	/* RFC 8314 3.3: the handshake first, the greeting inside. */
+	s->state = SMTPC_S_TLS;
+	if (conn_starttls_client_ctx(c, s->servername, s->ctx) == -1) {
+		smtpc_res_local(&res, 421, "4.7.10", SMTPC_ST_STARTTLS,
+		    SMTPC_WHY_LOCAL, "cannot start TLS");
+		smtpc_setup_fail(s, &res);
+		return;
+	}
+	smtpc_wait(s, SMTPC_S_TLS, s->conf.to.greeting);
 }
 
 /* smtpc_on_data - input: read every complete reply */
@@ -1287,7 +1429,8 @@ smtpc_on_data(struct conn *c, const char *p, size_t len)
 	if (s == NULL)
 		return len;
 	if (evbuffer_add(s->in, p, len) == -1) {
-		smtpc_abort(s, "4.3.0", "out of memory while awaiting");
+		smtpc_abort(s, "4.3.0", "out of memory while awaiting",
+		    SMTPC_WHY_LOCAL);
 		return len;
 	}
 	/* Callbacks may free s, or move it to a new connection. */
@@ -1297,7 +1440,8 @@ smtpc_on_data(struct conn *c, const char *p, size_t len)
 		case SMTPC_READ_MORE:
 			return len;
 		case SMTPC_READ_BAD:
-			smtpc_abort(s, "4.5.0", "bad reply to");
+			smtpc_abort(s, "4.5.0", "bad reply to",
+			    SMTPC_WHY_PROTOCOL);
 			return len;
 		case SMTPC_READ_OK:
 			smtpc_ts_reply(s);
@@ -1306,6 +1450,26 @@ smtpc_on_data(struct conn *c, const char *p, size_t len)
 		}
 	}
 	return len;
+}
+
+/* smtpc_why_connect - the cause of a failed connect (errno) */
+static enum smtpc_why
+smtpc_why_connect(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return SMTPC_WHY_REFUSED;
+	case ETIMEDOUT:
+		return SMTPC_WHY_TIMEOUT;
+	case EADDRNOTAVAIL:
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		return SMTPC_WHY_LOCAL;
+	default:
+		return SMTPC_WHY_UNREACHABLE;
+	}
 }
 
 /* smtpc_on_event - connect failed, peer closed, I/O error */
@@ -1319,6 +1483,7 @@ smtpc_on_event(struct conn *c, enum conn_event ev)
 		return;
 	if (ev == CONN_CONNECT_FAILED) {
 		smtpc_res_local(&res, 421, "4.4.1", SMTPC_ST_CONNECT,
+		    smtpc_why_connect(conn_error(c)),
 		    "cannot connect to %s: %s", s->peer,
 		    strerror(conn_error(c)));
 		smtpc_setup_fail(s, &res);
@@ -1326,15 +1491,20 @@ smtpc_on_event(struct conn *c, enum conn_event ev)
 		s->state = SMTPC_S_DEAD;
 	} else {
 		smtpc_abort(s, "4.4.2", ev == CONN_CLOSED ?
-		    "connection lost after" : "connection error after");
+		    "connection lost after" : "connection error after",
+		    SMTPC_WHY_CLOSED);
 	}
 }
 
-/* smtpc_on_tls - handshake done: keep the check's result, EHLO again */
+/*
+ * smtpc_on_tls - handshake done: keep the check's result (or fail on it
+ * with tls_verify), then the greeting (implicit TLS) or EHLO again
+ */
 static void
 smtpc_on_tls(struct conn *c)
 {
 	struct smtpc *s = conn_data(c);
+	struct smtpc_result res;
 	const char *why;
 	char desc[128];
 	bool ok;
@@ -1346,7 +1516,20 @@ smtpc_on_tls(struct conn *c)
 	    conn_tls_desc(c, desc, sizeof(desc)), ok ? "verified" :
 	    "unverified", ok ? "" : " (", ok ? "" : why, ok ? "" : ")");
 	log_info("%ssmtpc: %s TLS %s", s->pfx, s->peer, s->tls_info);
-	smtpc_ehlo(s);
+	if (s->conf.tls_verify && !ok) {
+		/* No clear-text retry: that would defeat the check. */
+		smtpc_res_local(&res, 421, "4.7.5", SMTPC_ST_STARTTLS,
+		    SMTPC_WHY_TLS_CERT, "certificate not trusted: %s", why);
+		if (s->conf.tls_implicit)
+			smtpc_setup_fail(s, &res);	/* before the 220 */
+		else
+			smtpc_setup_refused(s, &res);
+		return;
+	}
+	if (s->conf.tls_implicit)
+		smtpc_wait(s, SMTPC_S_GREETING, s->conf.to.greeting);
+	else
+		smtpc_ehlo(s);
 }
 
 /*
@@ -1364,7 +1547,8 @@ smtpc_on_free(struct conn *c)
 	if (s->quit)
 		smtpc_free(s);
 	else if (!s->ready || s->txn != NULL)
-		smtpc_abort(s, "4.4.2", "connection closed after");
+		smtpc_abort(s, "4.4.2", "connection closed after",
+		    SMTPC_WHY_CLOSED);
 	else
 		s->state = SMTPC_S_DEAD;
 }
@@ -1431,6 +1615,38 @@ smtpc_copy_conf(struct smtpc *s, const struct smtpc_conf *conf)
 	return 0;
 }
 
+/* smtpc_early_cb - tell the failure smtpc_open found (on the loop) */
+static void
+smtpc_early_cb(void *arg)
+{
+	struct smtpc *s = arg;
+
+	smtpc_setup_fail(s, &s->early);
+}
+
+/*
+ * smtpc_load_ca - the client context trusting tls_ca_file; a failure is
+ * told by ready_cb later (s->failing keeps smtpc_quit from freeing s
+ * first).  Returns 0, or -1 (errno) when even that cannot be scheduled.
+ */
+static int
+smtpc_load_ca(struct smtpc *s, const char *cafile)
+{
+	char why[sizeof(s->early.text)];
+
+	s->conf.tls_ca_file = NULL;	/* read now, not kept */
+	if ((s->ctx = tls_client_ctx_file(cafile, why, sizeof(why))) != NULL)
+		return 0;
+	smtpc_res_local(&s->early, 421, "4.3.5", SMTPC_ST_STARTTLS,
+	    SMTPC_WHY_LOCAL, "CA file not loaded: %s", why);
+	s->failing = true;
+	if (ev_run_in_loop(s->loop, smtpc_early_cb, s) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 /* smtpc_open - connect and set up */
 struct smtpc *
 smtpc_open(struct ev_loop *l, const struct sockaddr *to, socklen_t tolen,
@@ -1460,6 +1676,12 @@ smtpc_open(struct ev_loop *l, const struct sockaddr *to, socklen_t tolen,
 	s->ready_arg = arg;
 	s->state = SMTPC_S_CONNECT;
 	smtpc_set_peer(s);
+	if (conf->tls_ca_file != NULL) {
+		if (smtpc_load_ca(s, conf->tls_ca_file) == -1)
+			goto fail;
+		if (s->failing)
+			return s;	/* smtpc_early_cb tells */
+	}
 	s->c = conn_connect(l, &smtpc_svc, to, tolen, s->conf.bind,
 	    s->conf.bindlen, s->conf.to.connect, s);
 	if (s->c == NULL)
@@ -1479,9 +1701,10 @@ smtpc_send(struct smtpc *s, struct smtpc_txn *txn, smtpc_done_cb *done_cb,
 {
 	size_t i;
 
-	if (!smtpc_usable(s))
+	if (!smtpc_usable(s) || (txn->data == NULL && txn->len != 0))
 		return -1;
 	s->txn = txn;
+	s->probe = txn->data == NULL;
 	s->done_cb = done_cb;
 	s->done_arg = arg;
 	memset(&txn->res, 0, sizeof(txn->res));
@@ -1554,6 +1777,13 @@ const char *
 smtpc_peer(const struct smtpc *s)
 {
 	return s->peer;
+}
+
+/* smtpc_auth_used - the SASL mechanism sent, or "" */
+const char *
+smtpc_auth_used(const struct smtpc *s)
+{
+	return smtpc_mech_name(s->mech);
 }
 
 /* smtpc_transcript - the conversation so far */

@@ -6,11 +6,13 @@
  * one event loop (ev.h conn_connect; every call and callback on that
  * loop's thread).  The life of a session:
  *
- *	smtpc_open()  -> connect, 220 greeting, EHLO (HELO fallback; LHLO
- *	                 in LMTP mode), STARTTLS per need_tls, EHLO again,
- *	                 AUTH when credentials are given and offered
+ *	smtpc_open()  -> connect, [TLS handshake when implicit], 220
+ *	                 greeting, EHLO (HELO fallback; LHLO in LMTP
+ *	                 mode), STARTTLS per need_tls, EHLO again, AUTH
+ *	                 when credentials are given and offered
  *	ready_cb(s, NULL)          the session can carry transactions
  *	smtpc_send()  -> MAIL, RCPT..., DATA or BDAT, per-recipient results
+ *	                 (or MAIL and RCPTs only: a probe)
  *	done_cb(s, txn)            results in txn->rcpts[i].code ...
  *	smtpc_send() ...           (RSET first when the last one failed)
  *	smtpc_quit()               QUIT, close, free
@@ -33,9 +35,10 @@
 struct ev_loop;
 struct smtpc;
 
-/* Client credentials (userauth/smtp/<host>.tab). */
+/* Client credentials (userauth/smtp/<host>.tab, `postroom send`). */
 struct smtpc_auth {
-	unsigned	 mech;		/* one SMTPC_AUTH_* (smtpc_proto.h) */
+	unsigned	 mech;		/* one SMTPC_AUTH_* (smtpc_proto.h),
+					   or SMTPC_AUTH_AUTO */
 	char		 user[256];
 	char		 pass[256];
 };
@@ -46,7 +49,8 @@ struct smtpc_auth {
  */
 struct smtpc_timeouts {
 	int	 connect;	/* TCP connect, 30 */
-	int	 greeting;	/* 220 banner, 300 */
+	int	 greeting;	/* 220 banner, 300 (and, before it, the
+				   handshake of implicit TLS) */
 	int	 command;	/* EHLO/STARTTLS/AUTH/MAIL/RCPT/RSET/QUIT, 300 */
 	int	 data_init;	/* 354 reply to DATA, 120 */
 	int	 data_block;	/* each write of the message making
@@ -59,9 +63,17 @@ struct smtpc_conf {
 	const char		*helo;		/* EHLO/HELO/LHLO argument */
 	int			 need_tls;	/* 0 never, 1 when offered
 						   (opportunistic), 2 required */
+	bool			 tls_implicit;	/* TLS from the first octet
+						   (SMTPS, RFC 8314); no
+						   STARTTLS, need_tls unused */
+	bool			 tls_verify;	/* the certificate must verify
+						   or the session fails */
+	const char		*tls_ca_file;	/* PEM CAs trusted instead of
+						   the system store, or NULL */
 	bool			 lmtp;		/* RFC 2033 */
-	const char		*servername;	/* host name for SNI and the
-						   certificate check, or NULL */
+	const char		*servername;	/* host name (or address) for
+						   SNI and the certificate
+						   check, or NULL */
 	const struct smtpc_auth	*auth;		/* NULL: no AUTH */
 	const struct sockaddr	*bind;		/* OutBind or NULL */
 	socklen_t		 bindlen;
@@ -85,11 +97,37 @@ enum smtpc_stage {
 };
 
 /*
+ * What a made-up result stands for, so that a command-line tool can tell
+ * causes apart (messages, exit codes) without parsing texts.
+ */
+enum smtpc_why {
+	SMTPC_WHY_NONE,		/* a reply of the server, a success, or a
+				   refusal by policy (stage POLICY) */
+	SMTPC_WHY_REFUSED,	/* connection refused */
+	SMTPC_WHY_TIMEOUT,	/* connect or a reply timed out */
+	SMTPC_WHY_UNREACHABLE,	/* network or host unreachable, other
+				   connect errors */
+	SMTPC_WHY_CLOSED,	/* the server closed the connection, or an
+				   I/O error */
+	SMTPC_WHY_NO_STARTTLS,	/* need_tls 2: STARTTLS not offered or
+				   refused */
+	SMTPC_WHY_TLS_HANDSHAKE, /* the handshake failed: protocol,
+				   ciphers, not TLS at all */
+	SMTPC_WHY_TLS_CERT,	/* tls_verify: the certificate does not
+				   verify */
+	SMTPC_WHY_NO_AUTH_MECH,	/* no usable AUTH mechanism offered */
+	SMTPC_WHY_PROTOCOL,	/* the server broke the protocol */
+	SMTPC_WHY_LOCAL,	/* out of memory, unreadable CA file, no
+				   socket... */
+};
+
+/*
  * The outcome of a step.  code is the SMTP reply code, or a made-up one
  * for local conditions: 421 (with a text saying what) for connection
  * loss, timeouts, refused connections, TLS failures and protocol
  * violations of the peer; 554/552/550 for policy refusals.  temporary is
- * true for 4xx, false for 5xx.
+ * true for 4xx, false for 5xx.  why is SMTPC_WHY_NONE for a reply of the
+ * server.
  */
 struct smtpc_result {
 	int			 code;
@@ -98,6 +136,7 @@ struct smtpc_result {
 						   local explanation */
 	enum smtpc_stage	 stage;
 	bool			 temporary;
+	enum smtpc_why		 why;		/* local cause */
 };
 
 /* One recipient of a transaction and its result. */
@@ -112,7 +151,8 @@ struct smtpc_txn {
 						   smtputf8, ret, envid */
 	struct smtpc_txn_rcpt	*rcpts;
 	size_t			 nrcpts;
-	const char		*data;		/* message as spooled (CRLF) */
+	const char		*data;		/* message as spooled (CRLF),
+						   NULL: a probe (smtpc_send) */
 	size_t			 len;
 	/* Filled by smtpc_send: */
 	struct smtpc_result	 res;		/* the transaction as a whole
@@ -134,20 +174,40 @@ typedef void	smtpc_done_cb(struct smtpc *s, void *arg,
 
 /*
  * smtpc_open - connect to `to` from loop l and set the session up as
- * `conf` says.  conf and what it points to are copied.  ready_cb runs
- * exactly once, later (never inside this call).
+ * `conf` says.  conf and what it points to are copied (tls_ca_file is
+ * read here, on the loop thread).  ready_cb runs exactly once, later
+ * (never inside this call).
  *
  * TLS: need_tls 0 never sends STARTTLS; 1 sends it when offered and, if
  * the STARTTLS command or the handshake fails, logs why and reconnects
  * to the same address in clear text (the usual interop failure of young
- * MTAs must not stop mail); 2 fails (421 4.7.10-like, stage STARTTLS)
- * when STARTTLS is not offered or does not work.  The certificate check
- * result (conn_tls_verified) is logged and kept (smtpc_tls_info); it
- * never fails the session.
+ * MTAs must not stop mail); 2 fails, stage STARTTLS, when STARTTLS is
+ * not offered or refused (421 4.7.10, why NO_STARTTLS) or the handshake
+ * fails (421 4.4.2, why TLS_HANDSHAKE).  tls_implicit: the handshake
+ * starts right after connect, before the greeting (SMTPS, RFC 8314 3.3);
+ * STARTTLS is never sent, need_tls is unused, and a failed handshake
+ * fails the session (421 4.4.2, stage STARTTLS, why TLS_HANDSHAKE).
  *
- * AUTH: with conf->auth, after TLS when any; the mechanism must be
- * offered (else stage AUTH, 530-like permanent failure); 535 and other
- * 5xx are permanent, 4xx temporary.
+ * The certificate: servername, a host name or an address, is checked as
+ * conn_starttls_client (ev.h) says (NULL: the chain only), against the
+ * system CA store or the certificates of tls_ca_file.  Without
+ * tls_verify the result is logged and kept (smtpc_tls_info) and never
+ * fails the session (opportunistic TLS).  With tls_verify, whenever TLS
+ * is used and the certificate does not verify, the session fails (after
+ * STARTTLS, QUIT is sent over the encrypted channel first): 421 4.7.5
+ * "certificate not trusted: <reason>", stage STARTTLS, why TLS_CERT,
+ * never a clear-text retry.  need_tls 1 still goes on in clear text when
+ * STARTTLS is not offered or the handshake breaks; need_tls 2 forbids
+ * that too.  A tls_ca_file that cannot be read or holds no certificate
+ * fails the session before connecting: 421 4.3.5, stage STARTTLS, why
+ * LOCAL, the reason in the text.
+ *
+ * AUTH: with conf->auth, after TLS when any.  A given mechanism must be
+ * offered (else stage AUTH, 530 5.7.0 permanent, why NO_AUTH_MECH);
+ * SMTPC_AUTH_AUTO takes the best offered (CRAM-MD5, PLAIN, LOGIN) and
+ * fails the same way, with "the server offers no supported AUTH
+ * mechanism (offered: <the EHLO list or none>)", when there is none.
+ * 535 and other 5xx are permanent, 4xx temporary.
  *
  * Returns the session, or NULL when no socket could be made (errno;
  * no callback runs).
@@ -170,9 +230,21 @@ struct smtpc	*smtpc_open(struct ev_loop *l, const struct sockaddr *to,
  * MAIL or DATA gives every recipient that reply.  LMTP: one reply per
  * accepted recipient after the final dot.  A lost connection or a
  * timeout fails every recipient without a final answer with 421
- * (temporary) and leaves the session unusable.  done_cb runs exactly
- * once, later.  Returns 0, or -1 when the session is not ready or busy
- * (no callback).
+ * (temporary) and leaves the session unusable.
+ *
+ * A probe (txn->data NULL, len 0: recipient verification, the RFC 5321
+ * "callout" of backup MX and address checks): MAIL and the RCPTs only
+ * (pipelined when offered), never DATA or BDAT.  Only the SMTPUTF8 policy
+ * applies (none that needs a message: no SIZE refusal, no downgrade);
+ * SIZE= carries env.size when it is not 0, BODY=8BITMIME is sent when
+ * env.eightbit and offered.  Each recipient gets its RCPT reply (a 2xx
+ * is final here); txn->res is 250 2.1.5 ("n of m recipients accepted")
+ * when at least one was accepted, else the last refusal, or MAIL's.  The
+ * transaction is left open: the session stays usable and the next
+ * smtpc_send begins with RSET.
+ *
+ * done_cb runs exactly once, later.  Returns 0, or -1 when the session is
+ * not ready or busy, or txn->data is NULL with a len (no callback).
  */
 int	smtpc_send(struct smtpc *s, struct smtpc_txn *txn,
 	    smtpc_done_cb *done_cb, void *arg) WARN_UNUSED_RESULT;
@@ -200,11 +272,22 @@ const char	*smtpc_tls_info(const struct smtpc *s);
 const char	*smtpc_peer(const struct smtpc *s);
 
 /*
+ * smtpc_auth_used - the SASL mechanism of the AUTH command sent in this
+ * session ("CRAM-MD5", "PLAIN" or "LOGIN", the choice of SMTPC_AUTH_AUTO
+ * resolved), or "" when none was sent.  The session is authenticated
+ * when ready_cb ran without error and this is not "".
+ */
+const char	*smtpc_auth_used(const struct smtpc *s);
+
+/*
  * smtpc_transcript - the conversation so far, "C: " and "S: " lines with
- * CRLF replaced by "\n"; AUTH payloads and the message body are never
- * included ("C: <message, 1234 octets>").  Bounded (the first 16 KiB and
- * a "..." line).  smtpc_transcript_reset empties it (after each
- * transaction's log was written).
+ * CRLF replaced by "\n", from the greeting on (EHLO, STARTTLS, AUTH, a
+ * clear-text retry after a failed STARTTLS, then the transactions); AUTH
+ * payloads and the message body are never included ("C: AUTH PLAIN
+ * ****", "C: ****", "C: <message, 1234 octets>").  Bounded (the first 16
+ * KiB and a "..." line).  Also valid inside ready_cb, failure or not.
+ * smtpc_transcript_reset empties it (after each transaction's log was
+ * written).
  */
 const struct buf	*smtpc_transcript(const struct smtpc *s);
 void			 smtpc_transcript_reset(struct smtpc *s);

@@ -87,6 +87,11 @@ struct smtpc_caps {
 #define SMTPC_AUTH_PLAIN	0x1
 #define SMTPC_AUTH_LOGIN	0x2
 #define SMTPC_AUTH_CRAM_MD5	0x4
+/*
+ * Only as struct smtpc_auth.mech (smtpc.h): the best mechanism the
+ * server offers, CRAM-MD5, then PLAIN, then LOGIN.
+ */
+#define SMTPC_AUTH_AUTO		0x8
 
 /*
  * smtpc_caps_parse - the capabilities in the text of an EHLO (or LHLO)

@@ -1,8 +1,9 @@
 /*
  * test_ev.c - connections end to end inside one process: a line server
  * and an outbound client (conn_connect) on one loop, STARTTLS on both
- * sides, certificate verification results, conn_timer, and a refused
- * connection.
+ * sides, implicit TLS from the client's on_open, certificate
+ * verification results with the system store or a CA file (host names,
+ * address literals), conn_timer, and a refused connection.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "config/config.h"
 #include "core/ev.h"
@@ -35,8 +38,33 @@ static struct {
 	char		 pong[64];	/* the reply to PING over TLS */
 } seen;
 
-static struct ev_service srv_svc, cli_svc, refused_svc;
-static struct sockaddr_in srv_addr;
+static struct ev_service srv_svc, srv_tls_svc, cli_svc, refused_svc,
+    vcli_svc;
+static struct sockaddr_in srv_addr, srv_tls_addr;
+
+/* Clients that check certificates: one per case. */
+static struct vcase {
+	const char	*name;		/* servername */
+	bool		 ca;		/* the CA file's context, else NULL */
+	bool		 implicit;	/* TLS from on_open (SMTPS-like) */
+	bool		 want;		/* conn_tls_verified */
+	const char	*want_why;	/* and its reason */
+	atomic_int	 done;		/* 1 = finished, 2 = failed */
+	atomic_bool	 verified;
+	atomic_bool	 greeted_tls;	/* implicit: greeting read in TLS */
+	char		 why[128];
+} vcases[] = {
+	{ "test.invalid", true, false, true, "ok" },
+	{ "TEST.INVALID", true, false, true, "ok" },
+	{ NULL, true, false, true, "ok" },
+	{ "test.invalid", false, false, false, "self-signed certificate" },
+	{ "localhost", true, false, false, "hostname mismatch" },
+	{ "[127.0.0.1]", true, false, false, "IP address mismatch" },
+	{ "[IPv6:::1]", true, false, false, "IP address mismatch" },
+	{ "test.invalid", true, true, true, "ok" },
+	{ "localhost", true, true, false, "hostname mismatch" },
+};
+static SSL_CTX *ca_ctx;			/* trusts the server's cert */
 
 /* srv_open - greeting */
 static void
@@ -172,12 +200,107 @@ static const struct conn_handler refused_handler = {
 	.on_event = refused_event,
 };
 
+/* vcli_start - begin TLS as the case says */
+static void
+vcli_start(struct conn *c, struct vcase *vc)
+{
+	if (conn_starttls_client_ctx(c, vc->name, vc->ca ? ca_ctx : NULL) ==
+	    -1) {
+		vc->done = 2;
+		conn_close(c);
+	}
+}
+
+/* vcli_open - implicit TLS starts here */
+static void
+vcli_open(struct conn *c)
+{
+	struct vcase *vc = conn_data(c);
+
+	if (vc->implicit)
+		vcli_start(c, vc);
+}
+
+/* vcli_line - greeting, STARTTLS, QUIT */
+static void
+vcli_line(struct conn *c, char *line, size_t len)
+{
+	struct vcase *vc = conn_data(c);
+
+	(void)len;
+	if (strcmp(line, "220 hello") == 0 && vc->implicit) {
+		vc->greeted_tls = conn_is_tls(c);
+		conn_printf(c, "QUIT\r\n");
+	} else if (strcmp(line, "220 hello") == 0) {
+		conn_printf(c, "STARTTLS\r\n");
+	} else if (strcmp(line, "220 go") == 0) {
+		vcli_start(c, vc);
+	} else if (strcmp(line, "221 bye") == 0) {
+		vc->done = 1;
+		conn_close(c);
+	} else {
+		vc->done = 2;
+		conn_close(c);
+	}
+}
+
+/* vcli_tls - record the verification; STARTTLS: QUIT now */
+static void
+vcli_tls(struct conn *c)
+{
+	struct vcase *vc = conn_data(c);
+	const char *why;
+
+	vc->verified = conn_tls_verified(c, &why);
+	snprintf(vc->why, sizeof(vc->why), "%s", why);
+	if (!vc->implicit)
+		conn_printf(c, "QUIT\r\n");
+}
+
+/* vcli_event - a failure ends the case */
+static void
+vcli_event(struct conn *c, enum conn_event ev)
+{
+	struct vcase *vc = conn_data(c);
+
+	if (ev != CONN_CLOSED && vc->done == 0)
+		vc->done = 2;
+}
+
+static const struct conn_handler vcli_handler = {
+	.on_open = vcli_open,
+	.on_line = vcli_line,
+	.on_event = vcli_event,
+	.on_tls = vcli_tls,
+};
+
+/* vcases_done - every certificate case has finished */
+static bool
+vcases_done(void)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(vcases); i++)
+		if (vcases[i].done == 0)
+			return false;
+	return true;
+}
+
 /* start_clients - on the loop: the real client and the refused one */
 static void
 start_clients(void *arg)
 {
 	struct sockaddr_in closed = *(struct sockaddr_in *)arg;
 	struct ev_loop *l = ev_loop_at(0);
+	struct sockaddr_in *to;
+	size_t i;
+
+	for (i = 0; i < nitems(vcases); i++) {
+		to = vcases[i].implicit ? &srv_tls_addr : &srv_addr;
+		if (conn_connect(l, &vcli_svc, (struct sockaddr *)to,
+		    sizeof(*to), NULL, 0, 5, &vcases[i]) == NULL)
+			vcases[i].done = 2;
+	}
 
 	if (conn_connect(l, &cli_svc, (struct sockaddr *)&srv_addr,
 	    sizeof(srv_addr), NULL, 0, 5, NULL) == NULL)
@@ -221,7 +344,7 @@ test_connect_starttls(void **state)
 {
 	struct sockaddr_in closed;
 	struct config *cfg;
-	char cert[PATH_MAX], key[PATH_MAX];
+	char cert[PATH_MAX], key[PATH_MAX], why[256];
 	int i;
 
 	snprintf(cert, sizeof(cert), "%s", tu_path(state, "server.cert"));
@@ -233,25 +356,34 @@ test_connect_starttls(void **state)
 	assert_int_equal(tls_server_load(cfg), 0);
 	config_release(cfg);
 	assert_true(tls_server_available());
+	ca_ctx = tls_client_ctx_file(cert, why, sizeof(why));
+	assert_non_null(ca_ctx);
 
 	service(&srv_svc, "srv", &srv_handler);
+	service(&srv_tls_svc, "srv-tls", &srv_handler);
+	srv_tls_svc.tls = true;
 	service(&cli_svc, "cli", &cli_handler);
 	service(&refused_svc, "refused", &refused_handler);
+	service(&vcli_svc, "vcli", &vcli_handler);
 	srv_addr = free_port();
+	srv_tls_addr = free_port();
 	closed = free_port();
 	assert_int_equal(ev_init(1), 0);
 	assert_int_equal(ev_listen(&srv_svc, (struct sockaddr *)&srv_addr,
 	    sizeof(srv_addr)), 0);
+	assert_int_equal(ev_listen(&srv_tls_svc,
+	    (struct sockaddr *)&srv_tls_addr, sizeof(srv_tls_addr)), 0);
 	assert_int_equal(ev_start(), 0);
 	assert_int_equal(ev_run_in_loop(ev_loop_at(0), start_clients,
 	    &closed), 0);
-	for (i = 0; i < 1000 && (seen.done == 0 || seen.refused_err == 0);
-	    i++)
+	for (i = 0; i < 1000 && (seen.done == 0 || seen.refused_err == 0 ||
+	    !vcases_done()); i++)
 		usleep(10000);
 	ev_stop_accepting();
 	for (i = 0; i < 300 && ev_sessions() > 0; i++)
 		usleep(10000);
 	ev_stop();
+	SSL_CTX_free(ca_ctx);
 	tls_server_free();
 	config_shutdown();
 
@@ -264,6 +396,35 @@ test_connect_starttls(void **state)
 	assert_false(seen.verified);
 	assert_string_not_equal(seen.why, "ok");
 	assert_int_equal(seen.refused_err, ECONNREFUSED);
+	for (i = 0; i < (int)nitems(vcases); i++) {
+		assert_int_equal(vcases[i].done, 1);
+		assert_int_equal(vcases[i].verified, vcases[i].want);
+		assert_string_equal(vcases[i].why, vcases[i].want_why);
+		assert_int_equal(vcases[i].greeted_tls, vcases[i].implicit);
+	}
+}
+
+/* test_client_ctx_file - CA files that cannot be used, and one that can */
+static void
+test_client_ctx_file(void **state)
+{
+	char cert[PATH_MAX], key[PATH_MAX], err[256];
+	SSL_CTX *ctx;
+
+	snprintf(cert, sizeof(cert), "%s", tu_path(state, "server.cert"));
+	snprintf(key, sizeof(key), "%s", tu_path(state, "server.key"));
+	assert_int_equal(tls_selfsigned_create(cert, key, "test.invalid", 2),
+	    0);
+	assert_null(tls_client_ctx_file(tu_path(state, "none.pem"), err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "none.pem: No such file or directory"));
+	/* PEM, but a key: no CA certificate in it. */
+	assert_null(tls_client_ctx_file(key, err, sizeof(err)));
+	assert_true(strncmp(err, key, strlen(key)) == 0);
+	assert_null(tls_client_ctx_file(*state, err, sizeof(err)));
+	ctx = tls_client_ctx_file(cert, err, sizeof(err));
+	assert_non_null(ctx);
+	SSL_CTX_free(ctx);
 }
 
 int
@@ -271,6 +432,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_connect_starttls,
+		    tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_client_ctx_file,
 		    tu_setup, tu_teardown),
 	};
 

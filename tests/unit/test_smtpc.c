@@ -2,7 +2,9 @@
  * test_smtpc.c - the SMTP/LMTP client session against a scripted server
  * on 127.0.0.1, both on one loop: pipelining, HELO fallback, policy
  * refusals, the 8BITMIME downgrade, BDAT, LMTP, STARTTLS and its
- * fallbacks, AUTH, lost connections, timeouts, RSET and the transcript.
+ * fallbacks, implicit TLS, certificate checks, AUTH (AUTO too), lost
+ * connections, timeouts and the causes of failures, RSET, probes and the
+ * transcript.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,8 +58,10 @@ struct srv_conn {
 	const char	*bdat_reply;
 };
 
-static struct ev_service srv_svc;
-static struct sockaddr_in srv_addr;
+static struct ev_service srv_svc, srv_tls_svc;
+static struct sockaddr_in srv_addr, srv_tls_addr; /* clear, implicit TLS */
+static char cert_path[PATH_MAX];	/* the server's self-signed cert */
+static bool srv_silent;			/* no greeting */
 static const struct rule *script;
 static struct buf rx;			/* every octet the server got */
 static struct buf held;			/* replies kept by R_HOLD */
@@ -119,7 +123,8 @@ srv_open(struct conn *c)
 	conn_set_data(c, sc);
 	nconn++;
 	buf_reset(&held);
-	conn_printf(c, "220 mx.test ESMTP\r\n");
+	if (!srv_silent)
+		conn_printf(c, "220 mx.test ESMTP\r\n");
 }
 
 /* srv_line - record the line, answer it */
@@ -194,6 +199,7 @@ static struct {
 	struct smtpc_result	 err;
 	struct smtpc_caps	 caps;
 	char			 tls[256];
+	char			 auth_used[16];	/* smtpc_auth_used */
 	char			 ts[20000];
 	bool			 usable[4];	/* after each done_cb */
 	bool			 quit_early;	/* quit with a transaction on */
@@ -246,7 +252,11 @@ static void
 cli_ready(struct smtpc *s, void *arg, const struct smtpc_result *err)
 {
 	(void)arg;
+	snprintf(tc.auth_used, sizeof(tc.auth_used), "%s",
+	    smtpc_auth_used(s));
 	if (err != NULL) {
+		snprintf(tc.ts, sizeof(tc.ts), "%s",
+		    smtpc_transcript(s)->data);
 		tc.failed = true;
 		tc.err = *err;
 		tc.done = 1;
@@ -275,6 +285,7 @@ static void
 conf_default(void)
 {
 	memset(&tc, 0, sizeof(tc));
+	srv_silent = false;
 	tc.conf.helo = "client.test";
 	tc.conf.log_id = "T1";
 	tc.conf.to.command = 5;
@@ -443,6 +454,7 @@ test_size_refused(void **state)
 	assert_string_equal(txns[0].res.enh, "5.3.4");
 	assert_false(txns[0].res.temporary);
 	assert_int_equal(txns[0].res.stage, SMTPC_ST_POLICY);
+	assert_int_equal(txns[0].res.why, SMTPC_WHY_NONE);
 	assert_int_equal(rcpts[1].res.code, 552);
 	assert_int_equal(txns[0].naccepted, 0);
 	assert_true(tc.usable[0]);
@@ -649,6 +661,7 @@ test_tls_required(void **state)
 	assert_int_equal(tc.err.stage, SMTPC_ST_STARTTLS);
 	assert_int_equal(tc.err.code / 100, 4);
 	assert_true(tc.err.temporary);
+	assert_int_equal(tc.err.why, SMTPC_WHY_NO_STARTTLS);
 	assert_string_equal(rx.data, "EHLO client.test\r\nQUIT\r\n");
 }
 
@@ -765,6 +778,9 @@ test_auth_refused(void **state)
 	assert_string_equal(tc.err.enh, "5.7.8");
 	assert_false(tc.err.temporary);
 	assert_int_equal(tc.err.stage, SMTPC_ST_AUTH);
+	/* A reply of the server, not a local cause. */
+	assert_int_equal(tc.err.why, SMTPC_WHY_NONE);
+	assert_string_equal(tc.auth_used, "PLAIN");
 }
 
 /* test_closed_after_rcpt - every recipient 421, session unusable */
@@ -788,6 +804,8 @@ test_closed_after_rcpt(void **state)
 	assert_int_equal(rcpts[1].res.code, 421);
 	assert_string_equal(rcpts[1].res.text, "connection lost after RCPT");
 	assert_int_equal(rcpts[1].res.stage, SMTPC_ST_RCPT);
+	assert_int_equal(rcpts[1].res.why, SMTPC_WHY_CLOSED);
+	assert_int_equal(txns[0].res.why, SMTPC_WHY_CLOSED);
 	assert_int_equal(txns[0].res.code, 421);
 	assert_int_equal(txns[0].naccepted, 0);
 	assert_false(tc.usable[0]);
@@ -813,6 +831,7 @@ test_timeout(void **state)
 	assert_string_equal(rcpts[0].res.enh, "4.4.2");
 	assert_string_equal(rcpts[0].res.text,
 	    "timeout waiting for reply to RCPT");
+	assert_int_equal(rcpts[0].res.why, SMTPC_WHY_TIMEOUT);
 	assert_false(tc.usable[0]);
 }
 
@@ -833,6 +852,7 @@ test_garbage(void **state)
 	assert_int_equal(rcpts[0].res.code, 421);
 	assert_true(rcpts[0].res.temporary);
 	assert_int_equal(txns[0].res.code, 421);
+	assert_int_equal(txns[0].res.why, SMTPC_WHY_PROTOCOL);
 	assert_false(tc.usable[0]);
 }
 
@@ -861,6 +881,7 @@ test_rset(void **state)
 	assert_int_equal(txns[0].res.code, 451);
 	assert_true(txns[0].res.temporary);
 	assert_int_equal(txns[0].res.stage, SMTPC_ST_MAIL);
+	assert_int_equal(txns[0].res.why, SMTPC_WHY_NONE);
 	assert_true(tc.usable[0]);
 	assert_int_equal(txns[1].res.code, 250);
 	assert_int_equal(rcpts[0].res.code, 250);
@@ -910,26 +931,551 @@ test_refused(void **state)
 	assert_int_equal(tc.err.code, 421);
 	assert_int_equal(tc.err.stage, SMTPC_ST_CONNECT);
 	assert_true(tc.err.temporary);
+	assert_int_equal(tc.err.why, SMTPC_WHY_REFUSED);
+}
+
+/* test_tls_required_454 - need_tls 2, STARTTLS refused: NO_STARTTLS */
+static void
+test_tls_required_454(void **state)
+{
+	static const struct rule rules[] = TLS_RULES(
+	    "454 4.7.0 no TLS today\r\n", 0);
+
+	(void)state;
+	conf_default();
+	tc.conf.need_tls = 2;
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_true(tc.failed);
+	assert_int_equal(tc.err.code, 421);
+	assert_string_equal(tc.err.enh, "4.7.10");
+	assert_int_equal(tc.err.why, SMTPC_WHY_NO_STARTTLS);
+	assert_string_equal(tc.err.text,
+	    "TLS required but STARTTLS refused: 454 4.7.0 no TLS today");
+	assert_string_equal(rx.data,
+	    "EHLO client.test\r\nSTARTTLS\r\nQUIT\r\n");
+}
+
+/*
+ * test_implicit_tls - SMTPS: the handshake before the greeting, no
+ * STARTTLS although offered and need_tls 2, the certificate verified
+ */
+static void
+test_implicit_tls(void **state)
+{
+	static const struct rule rules[] = TLS_RULES("220 go\r\n", R_TLS);
+
+	(void)state;
+	conf_default();
+	tc.to = srv_tls_addr;
+	tc.conf.tls_implicit = true;
+	tc.conf.need_tls = 2;
+	tc.conf.tls_verify = true;
+	tc.conf.tls_ca_file = cert_path;
+	tc.conf.servername = "test.invalid";
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_false(tc.failed);
+	assert_int_equal(nconn, 1);
+	assert_true(tc.caps.starttls);
+	assert_true(strncmp(tc.tls, "TLS", 3) == 0);
+	assert_non_null(strstr(tc.tls, " verified"));
+	assert_int_equal(txns[0].res.code, 250);
+	assert_true(strncmp(rx.data, "EHLO client.test\r\nMAIL", 22) == 0);
+	assert_null(strstr(rx.data, "STARTTLS"));
+	assert_true(strncmp(tc.ts, "S: 220 mx.test ESMTP\nC: EHLO", 28) == 0);
+}
+
+/*
+ * test_implicit_not_tls - SMTPS to a clear-text server: the handshake
+ * fails, no clear-text retry even with need_tls 1
+ */
+static void
+test_implicit_not_tls(void **state)
+{
+	static const struct rule rules[] = { { "EHLO", EHLO_PIPE, 0 },
+	    R_TAIL };
+
+	(void)state;
+	conf_default();
+	tc.conf.tls_implicit = true;
+	tc.conf.need_tls = 1;
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_true(tc.failed);
+	assert_int_equal(nconn, 1);
+	assert_int_equal(tc.err.code, 421);
+	assert_true(tc.err.temporary);
+	assert_int_equal(tc.err.stage, SMTPC_ST_STARTTLS);
+	assert_int_equal(tc.err.why, SMTPC_WHY_TLS_HANDSHAKE);
+	assert_non_null(strstr(tc.err.text, "after TLS handshake"));
+	assert_null(strstr(rx.data, "EHLO"));
+}
+
+/*
+ * test_tls_verify - tls_verify over STARTTLS with need_tls 1: the CA file,
+ * the name or address checked, and no clear-text retry on a failure
+ */
+static void
+test_tls_verify(void **state)
+{
+	static const struct rule rules[] = TLS_RULES("220 go\r\n", R_TLS);
+	static const struct {
+		bool		 ca;		/* trust the server's cert */
+		const char	*name;		/* servername */
+		const char	*fail;		/* NULL, or in the text */
+	} cases[] = {
+		{ false, "test.invalid", "certificate not trusted: self" },
+		{ true, "test.invalid", NULL },
+		{ true, "TEST.invalid", NULL },
+		{ true, NULL, NULL },		/* the chain only */
+		{ true, "localhost", "certificate not trusted: hostname" },
+		{ true, "127.0.0.1", "certificate not trusted: IP address" },
+		{ true, "[127.0.0.1]", "certificate not trusted: IP address" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		conf_default();
+		tc.conf.need_tls = 1;
+		tc.conf.tls_verify = true;
+		tc.conf.tls_ca_file = cases[i].ca ? cert_path : NULL;
+		tc.conf.servername = cases[i].name;
+		txn_init(0, 1, msg7, false);
+		run(rules);
+		assert_int_equal(nconn, 1);
+		if (cases[i].fail == NULL) {
+			assert_false(tc.failed);
+			assert_non_null(strstr(tc.tls, " verified"));
+			assert_int_equal(txns[0].res.code, 250);
+			continue;
+		}
+		assert_true(tc.failed);
+		assert_int_equal(tc.err.code, 421);
+		assert_string_equal(tc.err.enh, "4.7.5");
+		assert_int_equal(tc.err.stage, SMTPC_ST_STARTTLS);
+		assert_int_equal(tc.err.why, SMTPC_WHY_TLS_CERT);
+		assert_true(strncmp(tc.err.text, cases[i].fail,
+		    strlen(cases[i].fail)) == 0);
+		/* QUIT over TLS; nothing else after the handshake. */
+		assert_string_equal(rx.data, "EHLO client.test\r\nSTARTTLS\r\n"
+		    "QUIT\r\n");
+	}
+}
+
+/* test_tls_verify_implicit - SMTPS with an untrusted certificate */
+static void
+test_tls_verify_implicit(void **state)
+{
+	static const struct rule rules[] = { { "EHLO", EHLO_PIPE, 0 },
+	    R_TAIL };
+
+	(void)state;
+	conf_default();
+	tc.to = srv_tls_addr;
+	tc.conf.tls_implicit = true;
+	tc.conf.tls_verify = true;
+	tc.conf.servername = "test.invalid";
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_true(tc.failed);
+	assert_int_equal(tc.err.why, SMTPC_WHY_TLS_CERT);
+	assert_string_equal(rx.data, "");
+}
+
+/* test_tls_noverify - without tls_verify an untrusted cert is logged */
+static void
+test_tls_noverify(void **state)
+{
+	static const struct rule rules[] = TLS_RULES("220 go\r\n", R_TLS);
+
+	(void)state;
+	conf_default();
+	tc.conf.need_tls = 2;
+	tc.conf.tls_ca_file = cert_path;
+	tc.conf.servername = "localhost";
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_false(tc.failed);
+	assert_non_null(strstr(tc.tls, " unverified (hostname mismatch)"));
+	assert_int_equal(txns[0].res.code, 250);
+}
+
+/* test_ca_file_bad - a CA file that cannot be used: LOCAL, no connect */
+static void
+test_ca_file_bad(void **state)
+{
+	static const struct rule rules[] = { R_TAIL };
+	const char *const files[] = { "/nonexistent/ca.pem",
+	    tu_path(state, "empty.pem") };
+	const char *const why[] = { "No such file or directory",
+	    "empty.pem: " };
+	size_t i;
+
+	assert_int_equal(fs_write_new(files[1], "no certificate\n", 15,
+	    0600), 0);
+	for (i = 0; i < nitems(files); i++) {
+		conf_default();
+		tc.conf.need_tls = 1;
+		tc.conf.tls_ca_file = files[i];
+		txn_init(0, 1, msg7, false);
+		run(rules);
+		assert_true(tc.failed);
+		assert_int_equal(nconn, 0);
+		assert_int_equal(tc.err.code, 421);
+		assert_string_equal(tc.err.enh, "4.3.5");
+		assert_int_equal(tc.err.stage, SMTPC_ST_STARTTLS);
+		assert_int_equal(tc.err.why, SMTPC_WHY_LOCAL);
+		assert_true(strncmp(tc.err.text, "CA file not loaded: ", 20) ==
+		    0);
+		assert_non_null(strstr(tc.err.text, why[i]));
+	}
+}
+
+/* test_auth_auto - CRAM-MD5 > PLAIN > LOGIN, or none to use */
+static void
+test_auth_auto(void **state)
+{
+	static const struct {
+		const char	*ehlo;		/* EHLO reply */
+		const char	*used;		/* smtpc_auth_used, "" */
+		const char	*fail;		/* failure text, or NULL */
+	} cases[] = {
+		{ "250-mx.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
+		    "250 PIPELINING\r\n", "CRAM-MD5", NULL },
+		{ "250-mx.test\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n",
+		    "PLAIN", NULL },
+		{ "250-mx.test\r\n250-AUTH=LOGIN\r\n250 PIPELINING\r\n",
+		    "LOGIN", NULL },
+		{ "250-mx.test\r\n250-AUTH GSSAPI XOAUTH2\r\n250 PIPELINING"
+		    "\r\n", "", "the server offers no supported AUTH mechanism"
+		    " (offered: GSSAPI XOAUTH2)" },
+		{ EHLO_PIPE, "", "the server offers no supported AUTH"
+		    " mechanism (offered: none)" },
+	};
+	struct rule rules[] = {
+		{ "EHLO", NULL, 0 },
+		{ "AUTH CRAM-MD5", "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2Uu"
+		    "cmVzdG9uLm1jaS5uZXQ+\r\n", 0 },
+		/* tim's RFC 2195 response */
+		{ "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw",
+		    "235 ok\r\n", 0 },
+		{ "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm",
+		    "235 ok\r\n", 0 },
+		{ "AUTH LOGIN", "334 VXNlcm5hbWU6\r\n", 0 },
+		{ "dGlt", "334 UGFzc3dvcmQ6\r\n", 0 },
+		{ "dGFuc3RhYWZ0YW5zdGFhZg==", "235 ok\r\n", 0 },
+		AUTH_TAIL
+	};
+	char want[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		conf_default();
+		auth_conf(SMTPC_AUTH_AUTO, "tim", "tanstaaftanstaaf");
+		txn_init(0, 1, msg7, false);
+		rules[0].reply = cases[i].ehlo;
+		run(rules);
+		assert_string_equal(tc.auth_used, cases[i].used);
+		if (cases[i].fail != NULL) {
+			assert_true(tc.failed);
+			assert_int_equal(tc.err.code, 530);
+			assert_false(tc.err.temporary);
+			assert_int_equal(tc.err.stage, SMTPC_ST_AUTH);
+			assert_int_equal(tc.err.why, SMTPC_WHY_NO_AUTH_MECH);
+			assert_string_equal(tc.err.text, cases[i].fail);
+			assert_string_equal(rx.data,
+			    "EHLO client.test\r\nQUIT\r\n");
+			continue;
+		}
+		assert_false(tc.failed);
+		assert_int_equal(txns[0].res.code, 250);
+		snprintf(want, sizeof(want), "EHLO client.test\r\nAUTH %s",
+		    cases[i].used);
+		assert_true(strncmp(rx.data, want, strlen(want)) == 0);
+	}
+}
+
+/* test_auth_not_offered - a given mechanism the server lacks */
+static void
+test_auth_not_offered(void **state)
+{
+	static const struct rule rules[] = {
+		{ "EHLO", "250-mx.test\r\n250 AUTH LOGIN\r\n", 0 },
+		AUTH_TAIL
+	};
+
+	(void)state;
+	conf_default();
+	auth_conf(SMTPC_AUTH_CRAM_MD5, "user", "pass");
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_true(tc.failed);
+	assert_int_equal(tc.err.code, 530);
+	assert_int_equal(tc.err.why, SMTPC_WHY_NO_AUTH_MECH);
+	assert_string_equal(tc.err.text,
+	    "the authentication mechanism is not offered");
+	assert_string_equal(tc.auth_used, "");
+}
+
+/* test_greeting_timeout - a server that never greets: TIMEOUT */
+static void
+test_greeting_timeout(void **state)
+{
+	static const struct rule rules[] = { R_TAIL };
+
+	(void)state;
+	conf_default();
+	srv_silent = true;
+	tc.conf.to.greeting = 1;
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_true(tc.failed);
+	assert_int_equal(tc.err.code, 421);
+	assert_string_equal(tc.err.enh, "4.4.2");
+	assert_int_equal(tc.err.stage, SMTPC_ST_GREETING);
+	assert_int_equal(tc.err.why, SMTPC_WHY_TIMEOUT);
+	assert_string_equal(tc.err.text,
+	    "timeout waiting for reply to greeting");
+}
+
+/* test_closed_at_ehlo - the server hangs up: CLOSED at EHLO */
+static void
+test_closed_at_ehlo(void **state)
+{
+	static const struct rule rules[] = { { "EHLO", NULL, R_CLOSE },
+	    R_TAIL };
+
+	(void)state;
+	conf_default();
+	txn_init(0, 1, msg7, false);
+	run(rules);
+	assert_true(tc.failed);
+	assert_int_equal(tc.err.code, 421);
+	assert_int_equal(tc.err.stage, SMTPC_ST_EHLO);
+	assert_int_equal(tc.err.why, SMTPC_WHY_CLOSED);
+	assert_string_equal(tc.err.text, "connection lost after EHLO");
+	/* The transcript is there in the failure callback too. */
+	assert_string_equal(tc.ts,
+	    "S: 220 mx.test ESMTP\nC: EHLO client.test\n");
+}
+
+static struct smtpc_txn_rcpt prcpts[2];	/* a probe's recipients */
+
+/* probe_init - transaction i: a probe of a@x.test and b@x.test */
+static void
+probe_init(size_t i, uint64_t size)
+{
+	memset(&txns[i], 0, sizeof(txns[i]));
+	memset(prcpts, 0, sizeof(prcpts));
+	prcpts[0].r.addr = "a@x.test";
+	prcpts[1].r.addr = "b@x.test";
+	txns[i].env.from = "s@x.test";
+	txns[i].env.size = size;
+	txns[i].rcpts = prcpts;
+	txns[i].nrcpts = 2;
+	tc.txns = txns;
+	if (tc.ntxn < i + 1)
+		tc.ntxn = i + 1;
+}
+
+/*
+ * test_probe - MAIL and the RCPTs pipelined, no DATA; the next
+ * transaction on the session begins with RSET
+ */
+static void
+test_probe(void **state)
+{
+	static const struct rule rules[] = {
+		{ "EHLO", EHLO_PIPE, 0 },
+		{ "MAIL", "250 2.1.0 ok\r\n", R_HOLD },
+		{ "RCPT TO:<b@", "550 5.1.1 no such user\r\n", 0 },
+		{ "RCPT", "250 2.1.5 ok\r\n", R_HOLD },
+		{ "DATA", "354 go\r\n", 0 },
+		{ ".", "250 2.0.0 queued\r\n", 0 },
+		R_TAIL
+	};
+	char want[512];
+
+	(void)state;
+	conf_default();
+	txn_init(1, 1, msg7, false);
+	probe_init(0, 0);
+	run(rules);
+	assert_false(tc.failed);
+	assert_int_equal(prcpts[0].res.code, 250);
+	assert_int_equal(prcpts[0].res.stage, SMTPC_ST_RCPT);
+	assert_string_equal(prcpts[0].res.text, "ok");
+	assert_int_equal(prcpts[1].res.code, 550);
+	assert_string_equal(prcpts[1].res.enh, "5.1.1");
+	assert_false(prcpts[1].res.temporary);
+	assert_int_equal(txns[0].res.code, 250);
+	assert_string_equal(txns[0].res.enh, "2.1.5");
+	assert_string_equal(txns[0].res.text, "1 of 2 recipients accepted");
+	assert_int_equal(txns[0].res.why, SMTPC_WHY_NONE);
+	assert_int_equal(txns[0].naccepted, 1);
+	assert_true(tc.usable[0]);
+	/* The real one after it. */
+	assert_int_equal(txns[1].res.code, 250);
+	assert_int_equal(rcpts[0].res.code, 250);
+	assert_int_equal(rcpts[0].res.stage, SMTPC_ST_DOT);
+	snprintf(want, sizeof(want), "EHLO client.test\r\n"
+	    "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\n"
+	    "RCPT TO:<b@x.test>\r\nRSET\r\nMAIL FROM:<s@x.test> SIZE=%zu\r\n"
+	    "RCPT TO:<a@x.test>\r\nDATA\r\nSubject: hi\r\n\r\n..dot\r\n"
+	    "end\r\n.\r\nQUIT\r\n", strlen(msg7));
+	assert_string_equal(rx.data, want);
+	/* One write: the RCPTs went out before MAIL's reply was read. */
+	assert_non_null(strstr(tc.ts, "C: RCPT TO:<b@x.test>\n"
+	    "S: 250 2.1.0 ok\n"));
+}
+
+/*
+ * test_probe_refused - one command at a time; a SIZE over the server's
+ * limit is no local refusal for a probe: MAIL's 552 answers everyone
+ */
+static void
+test_probe_refused(void **state)
+{
+	static const struct rule rules[] = {
+		{ "EHLO", "250-mx.test\r\n250-ENHANCEDSTATUSCODES\r\n"
+		    "250 SIZE 100\r\n", 0 },
+		{ "MAIL", "552 5.3.4 too big\r\n", 0 },
+		R_TAIL
+	};
+
+	(void)state;
+	conf_default();
+	probe_init(0, 5000);
+	run(rules);
+	assert_int_equal(txns[0].res.code, 552);
+	assert_int_equal(txns[0].res.stage, SMTPC_ST_MAIL);
+	assert_int_equal(prcpts[0].res.code, 552);
+	assert_int_equal(prcpts[1].res.code, 552);
+	assert_int_equal(txns[0].naccepted, 0);
+	assert_true(tc.usable[0]);
+	assert_string_equal(rx.data, "EHLO client.test\r\n"
+	    "MAIL FROM:<s@x.test> SIZE=5000\r\nQUIT\r\n");
+}
+
+/* test_probe_none - every RCPT refused: the last refusal */
+static void
+test_probe_none(void **state)
+{
+	static const struct rule rules[] = {
+		{ "EHLO", EHLO_PLAIN, 0 },
+		{ "MAIL", "250 ok\r\n", 0 },
+		{ "RCPT TO:<a@", "450 4.2.1 later\r\n", 0 },
+		{ "RCPT", "550 5.1.1 unknown\r\n", 0 },
+		R_TAIL
+	};
+
+	(void)state;
+	conf_default();
+	probe_init(0, 0);
+	probe_init(1, 0);
+	run(rules);
+	assert_int_equal(prcpts[0].res.code, 450);
+	assert_true(prcpts[0].res.temporary);
+	assert_int_equal(prcpts[1].res.code, 550);
+	assert_int_equal(txns[1].res.code, 550);
+	assert_string_equal(txns[1].res.text, "unknown");
+	assert_int_equal(txns[1].naccepted, 0);
+	assert_true(tc.usable[1]);
+	assert_string_equal(rx.data, "EHLO client.test\r\n"
+	    "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@x.test>\r\n"
+	    "RCPT TO:<b@x.test>\r\nRSET\r\nMAIL FROM:<s@x.test>\r\n"
+	    "RCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nQUIT\r\n");
+}
+
+/* test_probe_bad - data NULL with a length: refused, no callback */
+static void
+test_probe_bad(void **state)
+{
+	static const struct rule rules[] = { { "EHLO", EHLO_PIPE, 0 },
+	    R_TAIL };
+
+	(void)state;
+	conf_default();
+	probe_init(0, 0);
+	txns[0].len = 10;
+	run(rules);
+	assert_false(tc.failed);
+	assert_int_equal(tc.cur, 0);
+	assert_string_equal(rx.data, "EHLO client.test\r\nQUIT\r\n");
+}
+
+/*
+ * test_transcript_setup - a session that carries no transaction: the
+ * greeting, EHLO, STARTTLS and AUTH, the credentials masked
+ */
+static void
+test_transcript_setup(void **state)
+{
+	static const struct rule rules[] = {
+		{ "EHLO", "250-mx.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n",
+		    0 },
+		{ "STARTTLS", "220 2.0.0 go\r\n", R_TLS },
+		{ "AUTH PLAIN AHVzZXIAcGFzcw==", "235 2.7.0 ok\r\n", 0 },
+		R_TAIL
+	};
+
+	(void)state;
+	conf_default();
+	tc.conf.need_tls = 2;
+	auth_conf(SMTPC_AUTH_AUTO, "user", "pass");
+	tc.ntxn = 0;
+	run(rules);
+	assert_false(tc.failed);
+	assert_string_equal(tc.auth_used, "PLAIN");
+	assert_string_equal(tc.ts, "S: 220 mx.test ESMTP\n"
+	    "C: EHLO client.test\nS: 250-mx.test\nS: 250-STARTTLS\n"
+	    "S: 250 AUTH PLAIN\nC: STARTTLS\nS: 220 2.0.0 go\n"
+	    "C: EHLO client.test\nS: 250-mx.test\nS: 250-STARTTLS\n"
+	    "S: 250 AUTH PLAIN\nC: AUTH PLAIN ****\nS: 235 2.7.0 ok\n");
+	assert_string_equal(rx.data, "EHLO client.test\r\nSTARTTLS\r\n"
+	    "EHLO client.test\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nQUIT\r\n");
 }
 
 /*
  * Set-up: a TLS certificate, one loop, the server listening.
  */
 
-/* group_setup - certificate, config, loop, listener */
+/* free_port - a loopback port nobody listens on now; 0 or -1 */
+static int
+free_port(struct sockaddr_in *sin)
+{
+	socklen_t len = sizeof(*sin);
+	int fd;
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)sin, sizeof(*sin)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)sin, &len) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* group_setup - certificate, config, loop, listeners */
 static int
 group_setup(void **state)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
 	struct config *cfg;
 	char cert[PATH_MAX], key[PATH_MAX];
-	int fd;
 
 	if (tu_setup(state) == -1)
 		return -1;
 	snprintf(cert, sizeof(cert), "%s", tu_path(state, "server.cert"));
 	snprintf(key, sizeof(key), "%s", tu_path(state, "server.key"));
+	snprintf(cert_path, sizeof(cert_path), "%s", cert);
 	if (tls_selfsigned_create(cert, key, "test.invalid", 2) == -1 ||
 	    config_init(*state) == -1)
 		return -1;
@@ -944,17 +1490,15 @@ group_setup(void **state)
 	srv_svc.line_max = 4096;
 	srv_svc.timeout = 30;
 	srv_svc.max_sessions = 16;
-	/* A free loopback port. */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+	srv_tls_svc = srv_svc;
+	srv_tls_svc.name = "srv-tls";
+	srv_tls_svc.tls = true;
+	if (free_port(&srv_addr) == -1 || free_port(&srv_tls_addr) == -1)
 		return -1;
-	close(fd);
-	srv_addr = sin;
 	if (ev_init(1) == -1 || ev_listen(&srv_svc,
 	    (struct sockaddr *)&srv_addr, sizeof(srv_addr)) == -1 ||
-	    ev_start() == -1)
+	    ev_listen(&srv_tls_svc, (struct sockaddr *)&srv_tls_addr,
+	    sizeof(srv_tls_addr)) == -1 || ev_start() == -1)
 		return -1;
 	return 0;
 }
@@ -998,6 +1542,22 @@ main(void)
 		cmocka_unit_test(test_rset),
 		cmocka_unit_test(test_quit_busy),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_tls_required_454),
+		cmocka_unit_test(test_implicit_tls),
+		cmocka_unit_test(test_implicit_not_tls),
+		cmocka_unit_test(test_tls_verify),
+		cmocka_unit_test(test_tls_verify_implicit),
+		cmocka_unit_test(test_tls_noverify),
+		cmocka_unit_test(test_ca_file_bad),
+		cmocka_unit_test(test_auth_auto),
+		cmocka_unit_test(test_auth_not_offered),
+		cmocka_unit_test(test_greeting_timeout),
+		cmocka_unit_test(test_closed_at_ehlo),
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_probe_refused),
+		cmocka_unit_test(test_probe_none),
+		cmocka_unit_test(test_probe_bad),
+		cmocka_unit_test(test_transcript_setup),
 	};
 
 	log_init("test_smtpc", false, getenv("TEST_LOG") != NULL,
