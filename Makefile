@@ -5,6 +5,7 @@
 #   make build   optimised build in ./build
 #   make bench   benchmarks against Postfix (bench/)
 #   make fuzz    libFuzzer targets with clang in ./build-fuzz
+#   make docs-images  screenshots of the `postroom send` report (Chromium)
 #   make clean   remove build trees (./var is kept)
 
 BUILD      ?= build
@@ -22,7 +23,8 @@ RUN_OPTS   ?= -Md -Sp 2525 -Xp 2465 -Up 2587 -Pp 2110 -Bp 2995 -Fp 2079 \
 	      -PI 127.0.0.1 \
 	      -BI 127.0.0.1 -FI 127.0.0.1 -CI 127.0.0.1 -WI 127.0.0.1
 
-.PHONY: all build test run bench fuzz clean bootstrap unit integration
+.PHONY: all build test run bench fuzz clean bootstrap unit integration \
+	docs-images
 
 all: build
 
@@ -72,6 +74,9 @@ run: build
 	@printf '%s\n' "  finger service:  printf 'demo@$(RUN_DOMAIN)\\r\\n' | nc 127.0.0.1 2079"
 	@echo "  stop cleanly:    touch $(RUN_ROOT)/.shutdown"
 	@echo "  administer:      $(BUILD)/postroom ctl -u admin -p admin userlist"
+	@echo "  a report e-mail: $(BUILD)/postroom send --smtp-srv 127.0.0.1 --smtp-port 2525 \\"
+	@echo "                     --smtp-sec none --smtp-auth none --mail-from demo@$(RUN_DOMAIN) \\"
+	@echo "                     --mail-to demo@$(RUN_DOMAIN) --status success --title 'It works'"
 	@echo
 	exec $(BUILD)/postroom serve -Ms $(RUN_ROOT) $(RUN_OPTS)
 
@@ -91,6 +96,11 @@ fuzz: bootstrap
 	    fi; \
 	    tail -n 1 $$f.log; \
 	done
+
+# Not part of `make test`: it needs Chromium (installed when missing).
+docs-images: bootstrap $(BUILD)/build.ninja
+	@ninja -C $(BUILD) notify_sample >/dev/null
+	@scripts/docs-images $(BUILD)/notify_sample docs/images
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

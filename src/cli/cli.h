@@ -14,5 +14,6 @@ int	cli_mkusers_main(int argc, char **argv);
 int	cli_sendmail_main(int argc, char **argv);
 int	cli_queue_main(int argc, char **argv);
 int	cli_ctl_main(int argc, char **argv);
+int	cli_send_main(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct verb verbs[] = {
 	    "list, show, flush, delete, freeze, thaw queued mail" },
 	{ "ctl", cli_ctl_main,
 	    "send an admin command to a running server (CtrlClnt)" },
+	{ "send", cli_send_main,
+	    "send a report e-mail through an SMTP server (scripts, cron)" },
 };
 
 /* usage - list the verbs */

@@ -45,6 +45,7 @@
 #include "queue/queue_bounce.h"
 #include "queue/queue_local.h"
 #include "queue/queue_out.h"
+#include "queue/queue_out_int.h"
 #include "queue/queue_slog.h"
 #include "smtpc/smtpc.h"
 #include "smtpc/smtpc_route.h"
@@ -420,9 +421,9 @@ self_init(void)
 	freeifaddrs(ifa);
 }
 
-/* is_self - is this address and port our own SMTP server? */
-static bool
-is_self(const struct sockaddr_storage *ss, int port)
+/* qo_is_self - is this address and port our own SMTP server? */
+bool
+qo_is_self(const struct sockaddr_storage *ss, int port)
 {
 	size_t k;
 
@@ -1544,9 +1545,9 @@ result_set(struct smtpc_result *r, int code, const char *enh,
 	va_end(ap);
 }
 
-/* own_name - is this host name one of ours (RFC 5321 5.1 MX check)? */
-static bool
-own_name(const struct config *cfg, const char *host)
+/* qo_own_name - is this host name one of ours (RFC 5321 5.1 MX check)? */
+bool
+qo_own_name(const struct config *cfg, const char *host)
 {
 	const char *names[3];
 	char me[256];
@@ -1563,9 +1564,30 @@ own_name(const struct config *cfg, const char *host)
 	return false;
 }
 
-/* default_port - SmtpMXPort (25) or 24 for LMTP */
-static int
-default_port(const struct config *cfg, bool lmtp)
+/* qo_helo - HeloDomain, else the host name (in buf), for EHLO */
+const char *
+qo_helo(const struct config *cfg, char *buf, size_t size)
+{
+	const char *helo = config_var(cfg, "HeloDomain");
+
+	if (helo != NULL && *helo != '\0')
+		return helo;
+	if (gethostname(buf, size) == -1)
+		qo_copy(buf, "localhost", size);
+	buf[size - 1] = '\0';
+	return buf;
+}
+
+/* qo_family - the address families of lookups (-M4/-M6/-M5/-M7) */
+enum dns_family
+qo_family(void)
+{
+	return conf.family;
+}
+
+/* qo_default_port - SmtpMXPort (25) or 24 for LMTP */
+int
+qo_default_port(const struct config *cfg, bool lmtp)
 {
 	long p = config_var_long(cfg, "SmtpMXPort", 25);
 
@@ -1574,9 +1596,9 @@ default_port(const struct config *cfg, bool lmtp)
 	return p > 0 && p < 65536 ? (int)p : 25;
 }
 
-/* resolver_get - the resolver for the current SmartDNSHost */
-static struct dns_resolver *
-resolver_get(const struct config *cfg)
+/* qo_resolver - the resolver for the current SmartDNSHost */
+struct dns_resolver *
+qo_resolver(const struct config *cfg)
 {
 	const char *sdh = config_var(cfg, "SmartDNSHost");
 	struct dns_conf dc;
@@ -1666,7 +1688,7 @@ mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
 		return;
 	}
 	cfg = config_acquire();
-	port = default_port(cfg, a->rt.mx_opts.lmtp);
+	port = qo_default_port(cfg, a->rt.mx_opts.lmtp);
 	switch (st) {
 	case DNS_OK:
 		if (n == 1 && strcmp(mx[0].host, ".") == 0) {
@@ -1677,7 +1699,7 @@ mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
 		}
 		/* RFC 5321 5.1: drop ourselves and every worse MX. */
 		for (i = 0; i < n; i++)
-			if (own_name(cfg, mx[i].host) && (cut == -1 ||
+			if (qo_own_name(cfg, mx[i].host) && (cut == -1 ||
 			    mx[i].pref < cut))
 				cut = mx[i].pref;
 		for (i = 0; i < n && a->nhosts < QO_HOSTS_MAX; i++) {
@@ -1764,7 +1786,7 @@ agent_start(struct qo_dest *d)
 			    sizeof(h->name));
 			h->opts = a->rt.hops[i].opts;
 			h->port = a->rt.hops[i].port != 0 ?
-			    a->rt.hops[i].port : default_port(cfg,
+			    a->rt.hops[i].port : qo_default_port(cfg,
 			    h->opts.lmtp);
 		}
 		a->nhosts = i;
@@ -1773,7 +1795,7 @@ agent_start(struct qo_dest *d)
 		return;
 	}
 	a->pending = true;
-	if (resolver_get(cfg) == NULL || dns_query_mx(resolver, d->domain,
+	if (qo_resolver(cfg) == NULL || dns_query_mx(resolver, d->domain,
 	    mx_cb, a) == -1) {
 		a->pending = false;
 		config_release(cfg);
@@ -1923,7 +1945,6 @@ agent_connect(struct qo_agent *a)
 	struct smtpc_conf sc;
 	struct config *cfg;
 	char ip[INET6_ADDRSTRLEN], me[256];
-	const char *helo;
 	size_t hi;
 	socklen_t len;
 
@@ -1949,14 +1970,7 @@ agent_connect(struct qo_agent *a)
 				sc.auth = &a->b->auth[hi];
 		}
 		cfg = config_acquire();
-		helo = config_var(cfg, "HeloDomain");
-		if (helo == NULL || *helo == '\0') {
-			if (gethostname(me, sizeof(me)) == -1)
-				qo_copy(me, "localhost", sizeof(me));
-			me[sizeof(me) - 1] = '\0';
-			helo = me;
-		}
-		sc.helo = helo;
+		sc.helo = qo_helo(cfg, me, sizeof(me));
 		sc.need_tls = h->opts.need_tls;
 		sc.lmtp = h->opts.lmtp;
 		sc.servername = h->name;
@@ -2033,7 +2047,7 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *addrs,
 	if (n > DNS_ADDR_MAX)
 		n = DNS_ADDR_MAX;
 	for (i = 0; a->rt.kind == SMTPC_ROUTE_MX && i < n; i++) {
-		if (!is_self(&addrs[i], a->hosts[a->hi].port))
+		if (!qo_is_self(&addrs[i], a->hosts[a->hi].port))
 			continue;
 		/*
 		 * RFC 5321 5.1: this MX is us; it and every MX of equal or
@@ -2080,7 +2094,7 @@ agent_next_host(struct qo_agent *a)
 	}
 	cfg = config_acquire();
 	a->pending = true;
-	if (resolver_get(cfg) == NULL ||
+	if (qo_resolver(cfg) == NULL ||
 	    dns_query_addr(resolver, a->hosts[a->hi].name, fam, addr_cb,
 	    a) == -1) {
 		a->pending = false;
@@ -2354,6 +2368,7 @@ stop_cb(void *arg)
 		if (!a->pending)
 			agent_free(a);
 	}
+	queue_verify_stop();
 	if (resolver != NULL) {
 		struct dns_resolver *r = resolver;
 

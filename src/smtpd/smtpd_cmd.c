@@ -16,6 +16,7 @@
 #include "core/work.h"
 #include "queue/queue_out.h"
 #include "smtpd/smtpd_int.h"
+#include "queue/queue_verify.h"
 #include "store/store.h"
 #include "store/store_auth.h"
 
@@ -304,6 +305,7 @@ enum rcpt_verdict {
 	RCPT_REFUSED,		/* reply sent */
 	RCPT_ACCEPT,		/* relay: accept now */
 	RCPT_CHECK,		/* local account: check user.tab first */
+	RCPT_VERIFY,		/* backup MX: ask the primary first */
 };
 
 /* rcpt_policy - is this recipient acceptable?  replies on refusal */
@@ -331,6 +333,8 @@ rcpt_policy(struct smtpd_session *s, struct addr_path *to,
 		return RCPT_ACCEPT;
 	if (store_mxbackup(s->cfg, to->domain)) {
 		/* Not relaying: we are a mail exchanger of the domain. */
+		if (config_var_bool(s->cfg, "MXBackupVerify", false))
+			return RCPT_VERIFY;
 		log_info("smtp: peer=%s accepted <%s> for backup MX",
 		    conn_peer_ip(s->conn), addr);
 		return RCPT_ACCEPT;
@@ -457,6 +461,69 @@ rcpt_check(struct smtpd_session *s, const struct store_user *u,
 	smtpd_reply(s, 451, "4.3.0 Temporary local problem");
 }
 
+/* A backup-MX recipient being verified with the primary. */
+struct verify_job {
+	struct ev_loop		*loop;
+	uint64_t		 conn;
+	char			 addr[ADDR_PATH_MAX + 1];
+	char			 params[SMTPD_RCPT_LINE_MAX];
+};
+
+/* rcpt_verify_done - the session's loop: the primary's verdict */
+static void
+rcpt_verify_done(void *arg, enum queue_verify_verdict v, const char *text)
+{
+	struct verify_job *j = arg;
+	struct conn *c = conn_find(j->loop, j->conn);
+	struct smtpd_session *s = c != NULL ? conn_data(c) : NULL;
+
+	if (s != NULL) {
+		smtpd_enter_state(s, s->nrcpts > 0 ? SMTPD_S_RCPT :
+		    SMTPD_S_MAIL);
+		if (v == QUEUE_VERIFY_REJECTED) {
+			log_info("smtp: peer=%s refused <%s>: the primary"
+			    " said %s", conn_peer_ip(c), j->addr, text);
+			smtpd_svc_log(s, j->addr, "RCPT=EVERIFY", 0, "");
+			smtpd_reply(s, 550, "5.1.1 <%s> refused by the primary"
+			    " mail server", j->addr);
+		} else {
+			log_info("smtp: peer=%s accepted <%s> for backup MX%s",
+			    conn_peer_ip(c), j->addr, v == QUEUE_VERIFY_OK ?
+			    " (verified)" : " (not verified)");
+			rcpt_add(s, j->addr, j->params);
+		}
+		conn_resume(c);
+	}
+	free(j);
+}
+
+/*
+ * rcpt_verify - MXBackupVerify: ask the primary MX about the address
+ * before accepting it (queue_verify.h)
+ */
+static void
+rcpt_verify(struct smtpd_session *s, const char *addr, const char *params)
+{
+	struct verify_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || !str_copy(j->addr, addr, sizeof(j->addr)) ||
+	    !str_copy(j->params, params, sizeof(j->params))) {
+		free(j);
+		smtpd_reply(s, 451, "4.3.0 Temporary local problem");
+		return;
+	}
+	j->loop = conn_loop(s->conn);
+	j->conn = conn_id(s->conn);
+	conn_pause(s->conn);
+	smtpd_enter_state(s, SMTPD_S_BUSY);
+	if (queue_verify(j->loop, addr, rcpt_verify_done, j) == 0)
+		return;
+	free(j);
+	smtpd_enter_state(s, s->nrcpts > 0 ? SMTPD_S_RCPT : SMTPD_S_MAIL);
+	conn_resume(s->conn);
+	smtpd_reply(s, 451, "4.3.0 Temporary local problem");
+}
+
 /* cmd_rcpt - RCPT TO */
 static void
 cmd_rcpt(void *arg0, char *arg)
@@ -491,6 +558,8 @@ cmd_rcpt(void *arg0, char *arg)
 	params = params != NULL ? params + 1 : "";
 	if (v == RCPT_CHECK)
 		rcpt_check(s, &u, addr, params);
+	else if (v == RCPT_VERIFY)
+		rcpt_verify(s, addr, params);
 	else
 		rcpt_add(s, addr, params);
 }

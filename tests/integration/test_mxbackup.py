@@ -251,3 +251,31 @@ def test_postmaster_told_when_mail_is_held(sites):
     assert b"held mail" in m
     time.sleep(1)
     assert len(list(maildir_new(backup.root, "alice").iterdir())) == 1
+
+
+def test_callout_asks_the_primary(sites):
+    """MXBackupVerify: RCPT for a backup domain is checked with the primary
+    (MAIL FROM:<>, RCPT, no message); its refusal is passed on and
+    remembered, and while the primary is down mail is accepted."""
+    proot, primary, _, backup = sites(backup_tab={"MXBackupVerify": "1"})
+    assert rcpt_code(backup, "pat@prim.test")[0] == 250
+    backup.wait_log("<pat@prim.test> verified with the primary")
+    code, text = rcpt_code(backup, "nobody@prim.test")
+    assert code == 550 and b"5.1.1" in text, text
+    backup.wait_log("<nobody@prim.test> refused by the primary")
+    start = len(backup.log())
+    assert rcpt_code(backup, "nobody@prim.test")[0] == 550
+    backup.wait_log("(cached)", start=start)
+    assert pat_messages(proot, 0, timeout=0) == []     # no message sent
+    assert send(backup, "pat@prim.test") == {}
+    assert len(pat_messages(proot, 1)) == 1
+    primary.stop()
+    assert rcpt_code(backup, "newbie@prim.test")[0] == 250
+    backup.wait_log("<newbie@prim.test> not verified, accepted")
+    assert rcpt_code(backup, "nobody@prim.test")[0] == 550
+
+
+def test_callout_is_off_by_default(sites):
+    _, primary, _, backup = sites()
+    assert rcpt_code(backup, "nobody@prim.test")[0] == 250
+    assert "callout:" not in backup.log()

@@ -734,7 +734,7 @@ test_poplnkenable(void **state)
 static const char *const bad_paths[] = {
 	"../x", "/etc/passwd", "a/../../x", "..", "domains/..",
 	"x..y", "a//b", "a/", "./domains.tab", "domains/./home.test",
-	"a\x01" "b", "tab\tname", "a\x7f", "line\nbreak",
+	"a\001b", "tab\tname", "a\x7f", "line\nbreak",
 };
 
 /* test_filelist - files with sizes, patterns, refusals */
