@@ -7,6 +7,8 @@
 #ifndef POSTROOM_CLI_CLI_H
 #define POSTROOM_CLI_CLI_H
 
+#include <stdbool.h>
+
 int	cli_init_main(int argc, char **argv);
 int	cli_serve_main(int argc, char **argv);
 int	cli_passwd_main(int argc, char **argv);
@@ -15,5 +17,16 @@ int	cli_sendmail_main(int argc, char **argv);
 int	cli_queue_main(int argc, char **argv);
 int	cli_ctl_main(int argc, char **argv);
 int	cli_send_main(int argc, char **argv);
+
+/*
+ * cli_help - `postroom VERB --help`: synopsis and text on stdout, returns
+ * 0; or, for a usage error (error true), the synopsis and a pointer to
+ * --help on stderr, returns 2.
+ */
+int	cli_help(const char *verb, const char *synopsis, const char *text,
+	    bool error);
+
+/* cli_num - s is decimal digits only, in [min, max]: its value; else -1. */
+long	cli_num(const char *s, long min, long max);
 
 #endif

@@ -195,14 +195,7 @@ static const char ctl_usage_text[] =
 static int
 ctl_usage(bool error)
 {
-	if (error) {
-		fputs(ctl_synopsis, stderr);
-		fputs("Run `postroom ctl --help' for details.\n", stderr);
-		return CTL_EXIT_USAGE;
-	}
-	fputs(ctl_synopsis, stdout);
-	fputs(ctl_usage_text, stdout);
-	return CTL_EXIT_OK;
+	return cli_help("ctl", ctl_synopsis, ctl_usage_text, error);
 }
 
 /* ctl_bad_usage - report a usage error; the usage exit status */
@@ -234,22 +227,6 @@ ctl_clean(const char *s, char *out, size_t size)
 		out[i] = ctl_is_ctl(s[i]) ? '?' : s[i];
 	out[i] = '\0';
 	return out;
-}
-
-/* ctl_parse_num - decimal in [min, max]; -1 if not */
-static long
-ctl_parse_num(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	return v;
 }
 
 /* ctl_getopt_bad - usage error for the option getopt_long refused */
@@ -326,7 +303,7 @@ ctl_getopt(int argc, char **argv, struct ctl_opts *o)
 			o->help = true;
 			break;
 		case 't':
-			o->timeout = (int)ctl_parse_num(optarg, 1,
+			o->timeout = (int)cli_num(optarg, 1,
 			    CTL_TIMEOUT_MAX);
 			if (o->timeout == -1)
 				return ctl_bad_usage("bad timeout (1-86400 "
@@ -428,7 +405,7 @@ ctl_parse(int argc, char **argv, struct ctl_opts *o)
 	if (o->pass != NULL && o->pass[0] == '\0')
 		return ctl_bad_usage("empty password", NULL);
 	ctl_defaults(o);
-	if (ctl_parse_num(o->port, 1, 65535) == -1)
+	if (cli_num(o->port, 1, 65535) == -1)
 		return ctl_bad_usage("bad port", o->port);
 	if (o->user == NULL)
 		return ctl_bad_usage("no user (-u or POSTROOM_CTRL_USER)",

@@ -150,14 +150,7 @@ static const char *const qc_state_dir[] = {
 static int
 qc_usage(bool error)
 {
-	if (error) {
-		fputs(qc_synopsis, stderr);
-		fputs("Run `postroom queue --help' for details.\n", stderr);
-		return QC_EXIT_USAGE;
-	}
-	fputs(qc_synopsis, stdout);
-	fputs(qc_usage_text, stdout);
-	return QC_EXIT_OK;
+	return cli_help("queue", qc_synopsis, qc_usage_text, error);
 }
 
 /* qc_bad_usage - report a usage error; the usage exit status */

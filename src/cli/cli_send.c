@@ -405,14 +405,7 @@ static void	send_step(const struct send_run *, int, const char *, ...)
 static int
 send_usage(bool error)
 {
-	if (error) {
-		fputs(send_synopsis, stderr);
-		fputs("Run `postroom send --help' for details.\n", stderr);
-		return SEND_EXIT_USAGE;
-	}
-	fputs(send_synopsis, stdout);
-	fputs(send_usage_text, stdout);
-	return SEND_EXIT_OK;
+	return cli_help("send", send_synopsis, send_usage_text, error);
 }
 
 /* send_vmsg - one line on stderr: prefix, message */
@@ -938,22 +931,6 @@ send_merge(struct send_opts *o, const struct send_val *file)
 	}
 }
 
-/* send_num - decimal in [min, max], or -1 */
-static long
-send_num(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	return v;
-}
-
 /* send_bool - yes/no, true/false, on/off, 1/0 into *b; false if none */
 static bool
 send_bool(const char *s, bool *b)
@@ -1045,7 +1022,7 @@ send_set_server(const struct send_opts *o, struct send_conf *c)
 		return send_bad_val(o, SK_SECURITY, "none, ssl or starttls");
 	c->port = c->sec == SEC_SSL ? 465 : c->sec == SEC_STARTTLS ? 587 : 25;
 	if (o->val[SK_PORT].v != NULL &&
-	    (c->port = (int)send_num(o->val[SK_PORT].v, 1, 65535)) == -1)
+	    (c->port = (int)cli_num(o->val[SK_PORT].v, 1, 65535)) == -1)
 		return send_bad_val(o, SK_PORT, "a number from 1 to 65535");
 	return 0;
 }
@@ -1091,7 +1068,7 @@ send_set_misc(const struct send_opts *o, struct send_conf *c)
 
 	c->timeout = SEND_TIMEOUT;
 	if ((v = o->val[SK_TIMEOUT].v) != NULL &&
-	    (c->timeout = (int)send_num(v, 1, SEND_TIMEOUT_MAX)) == -1)
+	    (c->timeout = (int)cli_num(v, 1, SEND_TIMEOUT_MAX)) == -1)
 		return send_bad_val(o, SK_TIMEOUT, "1 to 3600 seconds");
 	if ((v = o->val[SK_INSECURE].v) != NULL && !send_bool(v, &c->insecure))
 		return send_bad_val(o, SK_INSECURE, "yes or no");

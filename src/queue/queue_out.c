@@ -1017,6 +1017,20 @@ notify_due(const struct config *cfg, int tries)
 	return false;
 }
 
+/* delay_why - what a delay notice says about f's last try */
+static void
+delay_why(struct queue_failure *why, char *status, size_t size,
+    const struct qo_file *f, const char *diag, const struct buf *log)
+{
+	snprintf(status, size, "%s", f->res.enh[0] == '4' ? f->res.enh :
+	    "4.0.0");
+	why->status = status;
+	why->diagnostic = diag;
+	why->remote_mta = f->server[0] != '\0' ? f->server : NULL;
+	why->log = log->len > 0 ? log->data : NULL;
+	why->loglen = log->len;
+}
+
 /* commit_notify - NotifyTryPattern: tell the sender mail is delayed */
 static void
 commit_notify(struct config *cfg, struct qo_file *f, const char *diag,
@@ -1032,13 +1046,7 @@ commit_notify(struct config *cfg, struct qo_file *f, const char *diag,
 
 	if (!notify_due(cfg, f->new_tries))
 		return;
-	snprintf(status, sizeof(status), "%s", f->res.enh[0] == '4' ?
-	    f->res.enh : "4.0.0");
-	why.status = status;
-	why.diagnostic = diag;
-	why.remote_mta = f->server[0] != '\0' ? f->server : NULL;
-	why.log = log->len > 0 ? log->data : NULL;
-	why.loglen = log->len;
+	delay_why(&why, status, sizeof(status), f, diag, log);
 	if (life > 0 && queue_path(config_mailroot(cfg), &f->ref, f->dir,
 	    path, sizeof(path)) == 0 && stat(path, &st) == 0)
 		until = st.st_mtime + life;
@@ -1109,13 +1117,7 @@ commit_held(struct config *cfg, struct qo_file *f, const char *diag,
 	    now - st.st_mtime < after ||
 	    !held_due(recipient_domain(f), now, after))
 		return;
-	snprintf(status, sizeof(status), "%s", f->res.enh[0] == '4' ?
-	    f->res.enh : "4.0.0");
-	why.status = status;
-	why.diagnostic = diag;
-	why.remote_mta = f->server[0] != '\0' ? f->server : NULL;
-	why.log = log->len > 0 ? log->data : NULL;
-	why.loglen = log->len;
+	delay_why(&why, status, sizeof(status), f, diag, log);
 	log_info("queue: backup MX: mail for %s held %lld s (id=%s);"
 	    " telling PostMaster", recipient_domain(f),
 	    (long long)(now - st.st_mtime), f->qf.msgid);
