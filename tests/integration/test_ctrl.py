@@ -604,3 +604,115 @@ def test_concurrent_clients_add_users(tmp_path, start_server):
     c = logged_in(srv)
     assert c.cmd("userlist", DOMAIN) == b"+00100 OK"
     assert len(c.listing()) == 40
+
+
+# ---------------------------------------------------------------- every command
+
+def frozen_message(root, name="1700000000.1.2.3.host"):
+    """A frozen spool file (spool/1/2/froz) and its slog, as the queue
+    leaves them after a permanent failure."""
+    b = root / "spool" / "1" / "2"
+    for d in ("froz", "slog"):
+        (b / d).mkdir(parents=True, exist_ok=True)
+    (b / "froz" / name).write_bytes(
+        b"[127.0.0.1]:40000;[127.0.0.1]:25;Mon, 1 Jan 2024 10:00:00 +0000"
+        b"\r\nexample.test\r\nS2A\r\nMAIL FROM:<alice@example.test>\r\n"
+        b"RCPT TO:<dave@remote.test>\r\n<<MAIL-DATA>>\r\n"
+        b"Subject: frozen\r\n\r\n.leading dot\r\n")
+    (b / "slog" / name).write_bytes(b"[PeekTime] 1700000000 : x\r\n")
+    return name
+
+
+LIST = b"+00100 OK"
+UPLOAD = b"+00101 OK"
+
+
+def test_every_command_over_a_raw_socket(root, start_server):
+    """Each command of the XMail 1.27 admin protocol (and the backup-MX
+    extension), in the order an administrator would use them, with its
+    reply code, listing or upload, on one session; then the MailRoot
+    shows the results."""
+    frozen = frozen_message(root)
+    srv = start_server(root)
+    c = logged_in(srv)
+    d = "new.test"
+
+    def ok(*f):
+        assert c.cmd(*f) == OK, f
+
+    def listing(*f):
+        assert c.cmd(*f) == LIST, f
+        return c.listing()
+
+    ok("noop")
+    ok("domainadd", d)
+    assert listing("domainlist", "new.*") == [tabline(d)]
+    ok("aliasdomainadd", d, "alias.test")
+    assert listing("aliasdomainlist") == [tabline(d, "alias.test")]
+    ok("useradd", d, "joe", "J0e-pass", "U")
+    ok("useradd", d, "team", "T3am-pass", "M")
+    assert listing("userlist", d, "j*") == [tabline(d, "joe", "", "U")]
+    ok("userpasswd", d, "joe", "N3w-pass")
+    ok("userauth", d, "joe", "N3w-pass")
+    assert c.cmd("userauth", d, "joe", "J0e-pass") == \
+        b"-00024 Invalid password"
+    stat = listing("userstat", d, "joe")
+    assert tabline("RealAddress", "joe@" + d) in stat
+    ok("uservarsset", d, "joe", "RealName", "Joe Doe", "MaxMBSize", "100")
+    assert tabline("RealName", "Joe Doe") in listing("uservars", d, "joe")
+    ok("uservarsset", d, "joe", "RealName", ".|rm")
+    assert tabline("RealName", "Joe Doe") not in listing("uservars", d,
+                                                         "joe")
+    assert c.cmd("usersetmproc", d, "joe") == UPLOAD
+    assert c.upload([b'"mailbox"']) == OK
+    assert listing("usergetmproc", d, "joe", "U") == [b'"mailbox"']
+    ok("aliasadd", d, "webmaster", "joe")
+    assert listing("aliaslist", d, "*", "joe") == [
+        tabline(d, "webmaster", "joe")]
+    ok("aliasdel", d, "webmaster")
+    ok("exaliasadd", "joe@" + d, "joe@far.test")
+    assert listing("exaliaslist", "*@" + d) == [
+        tabline("far.test", "joe", d, "joe")]
+    ok("exaliasdel", "joe@far.test")
+    ok("mluseradd", d, "team", "anne@far.test", "RW")
+    assert listing("mluserlist", d, "team") == [
+        tabline("anne@far.test", "RW")]
+    ok("mluserdel", d, "team", "anne@far.test")
+    assert c.cmd("custdomset", "cust.test") == UPLOAD
+    assert c.upload([b'"mailbox"\t"joe@new.test"']) == OK
+    assert listing("custdomlist") == [tabline("cust.test")]
+    assert listing("custdomget", "cust.test") == [
+        b'"mailbox"\t"joe@new.test"']
+    ok("poplnkadd", d, "joe", "pop.far.test", "joe", "P0p-pass", "CLR")
+    assert listing("poplnklist", d, "joe") == [
+        tabline(d, "joe", "pop.far.test", "joe", "", "CLR", "ON")]
+    ok("poplnkenable", "0", d, "joe")
+    assert listing("poplnklist", d)[0].endswith(b'"OFF"')
+    ok("poplnkdel", d, "joe", "pop.far.test", "joe")
+    ok("mxbackupadd", "partner.test", "HOST")
+    assert listing("mxbackuplist") == [tabline("partner.test", "HOST")]
+    ok("mxbackupdel", "partner.test")
+    assert c.cmd("cfgfileset", "cmdaliases/readme.txt") == UPLOAD
+    assert c.upload([b".dot line", b"plain"]) == OK
+    assert listing("cfgfileget", "cmdaliases/readme.txt") == [
+        b".dot line", b"plain"]
+    assert listing("filelist", "cmdaliases", "*.txt") == [
+        tabline("readme.txt", "16")]
+    [froz] = listing("frozlist")
+    assert froz.startswith(tabline(frozen, "1", "2"))
+    assert listing("frozgetlog", "1", "2", frozen) == [
+        b"[PeekTime] 1700000000 : x"]
+    assert b".leading dot" in listing("frozgetmsg", "1", "2", frozen)
+    ok("frozsubmit", "1", "2", frozen)
+    assert listing("frozlist") == []
+    ok("etrn", "*@far.test")
+    ok("userdel", d, "team")
+    ok("aliasdomaindel", "alias.test")
+    ok("domaindel", d)
+    assert c.cmd("quit") == OK
+    assert c.closed()
+    assert not (root / "domains" / d).exists()
+    assert not (root / "cmdaliases" / d).exists()
+    assert (root / "cmdaliases" / "readme.txt").read_bytes() == \
+        b".dot line\nplain\n"
+    assert not (root / "spool" / "1" / "2" / "froz" / frozen).exists()
