@@ -108,6 +108,25 @@ static void	conn_connected(struct conn *c, short what);
 static SSL	*conn_ssl_new(void);
 static int	conn_tls_begin(struct conn *c);
 
+/*
+ * ev_base_new - an event_base whose timers use the precise monotonic
+ * clock: the coarse one (libevent's default on Linux) can lag by a few
+ * milliseconds, so a login delay of one second could end early.
+ */
+static struct event_base *
+ev_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *b;
+
+	if (ec == NULL)
+		return NULL;
+	(void)event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	b = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return b;
+}
+
 /* ev_init - create the loops */
 int
 ev_init(int n)
@@ -131,7 +150,7 @@ ev_init(int n)
 	for (i = 0; i < n; i++) {
 		loops[i].index = i;
 		loops[i].next_seq = 1;
-		loops[i].base = event_base_new();
+		loops[i].base = ev_base_new();
 		if (loops[i].base == NULL) {
 			log_error("libevent: event_base_new failed");
 			return -1;
@@ -1270,6 +1289,8 @@ conn_timer(struct conn *c, int ms, void (*fn)(struct conn *c))
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	c->timer_fn = fn;
+	/* From now, not from when this loop iteration began. */
+	(void)event_base_update_cache_time(c->loop->base);
 	return evtimer_add(c->timer, &tv);
 }
 

@@ -303,8 +303,7 @@ def test_login_delay_honoured(tmp_path, start_server):
     c = Ctrl(srv.ports["ctrl"])
     t0 = time.monotonic()
     assert c.login(ADMIN, "wrong") == BAD_LOGIN
-    # libevent times with CLOCK_MONOTONIC_COARSE: a few ms of slack.
-    assert time.monotonic() - t0 >= 0.98
+    assert time.monotonic() - t0 >= 1.0
     assert c.closed()
     # The right password is not delayed.
     c = Ctrl(srv.ports["ctrl"])
