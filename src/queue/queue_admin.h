@@ -1,5 +1,5 @@
 /*
- * queue_admin.h - operator actions on the spool (`postroom queue`, later
+ * queue_admin.h - operator actions on the spool (`postroom queue`, and
  * CTRL frozlist/frozsubmit/frozdel/frozgetlog/frozgetmsg and etrn).
  *
  * Messages are named by their spool file name (unique in the whole
