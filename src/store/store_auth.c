@@ -866,11 +866,7 @@ store_pop3_auth(const struct config *cfg, const struct store_pop3_login *l,
 	if (res == STORE_AUTH_OK) {
 		reason = "ok";
 		ipconn_write(config_mailroot(cfg), u, l->peer_ip);
-	} else
-		log_info("pop3 login failed user=\"%s\" ip=%s"
-		    " reason=\"%s\"%s", l->login != NULL ? l->login : "",
-		    l->peer_ip != NULL ? l->peer_ip : "-", reason,
-		    res == STORE_AUTH_TEMPFAIL ? " (temporary)" : "");
+	}
 	if (why != NULL)
 		*why = reason;
 	return res;

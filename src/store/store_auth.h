@@ -191,7 +191,7 @@ struct store_pop3_login {
  *    started, is killed or times out is TEMPFAIL; so is an unreadable
  *    user.tab, pop3.ipmap.tab or userauth file;
  *  - failing to write .ipconn is logged and does not fail the login;
- *  - every failure is logged at info level (login, peer_ip, reason);
+ *  - *why gets the reason of a failure; the caller logs it (once);
  *  - the global pop3.ipmap.tab and the mailbox lock are the caller's.
  */
 enum store_auth_result	store_pop3_auth(const struct config *cfg,
