@@ -658,11 +658,70 @@ accept_error_cb(struct evconnlistener *lst, void *arg)
 		resume_cb(-1, 0, l);
 }
 
+/* An address this process listens on, to refuse a second service there. */
+struct ev_bound {
+	const char		*svc;
+	struct sockaddr_storage	 ss;
+};
+
+static struct ev_bound	bound[EV_LISTENERS_MAX];
+static size_t		nbound;
+
+/* sa_any - the wildcard address of its family? */
+static bool
+sa_any(const struct sockaddr *sa)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (sa->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    &any6, sizeof(any6)) == 0;
+	return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+	    htonl(INADDR_ANY);
+}
+
+/*
+ * bound_clash - the service already listening where sa would (same
+ * family and port, same address or either one the wildcard), or NULL.
+ * SO_REUSEPORT would let both bind and share the connections silently.
+ */
+static const char *
+bound_clash(const struct sockaddr *sa)
+{
+	const struct sockaddr *b;
+	size_t i;
+
+	for (i = 0; i < nbound; i++) {
+		b = (const struct sockaddr *)&bound[i].ss;
+		if (b->sa_family != sa->sa_family)
+			continue;
+		if (sa->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *x = (const void *)b;
+			const struct sockaddr_in6 *y = (const void *)sa;
+
+			if (x->sin6_port == y->sin6_port && (sa_any(b) ||
+			    sa_any(sa) || memcmp(&x->sin6_addr, &y->sin6_addr,
+			    sizeof(x->sin6_addr)) == 0))
+				return bound[i].svc;
+		} else {
+			const struct sockaddr_in *x = (const void *)b;
+			const struct sockaddr_in *y = (const void *)sa;
+
+			if (x->sin_port == y->sin_port && (sa_any(b) ||
+			    sa_any(sa) || x->sin_addr.s_addr ==
+			    y->sin_addr.s_addr))
+				return bound[i].svc;
+		}
+	}
+	return NULL;
+}
+
 /* ev_listen - one REUSEPORT listener per loop */
 int
 ev_listen(struct ev_service *svc, const struct sockaddr *sa, socklen_t salen)
 {
 	char ip[EV_IP_MAX];
+	const char *other;
 	int i, port, saved;
 	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 	    LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC;
@@ -671,6 +730,13 @@ ev_listen(struct ev_service *svc, const struct sockaddr *sa, socklen_t salen)
 	    ntohs(((const struct sockaddr_in6 *)sa)->sin6_port) :
 	    ntohs(((const struct sockaddr_in *)sa)->sin_port);
 	ipaddr_str(sa, ip, sizeof(ip));
+	if ((other = bound_clash(sa)) != NULL || nbound >= nitems(bound)) {
+		errno = EADDRINUSE;
+		log_error("%s: cannot listen on %s port %d: %s%s", svc->name,
+		    ip, port, other != NULL ? "already used by " :
+		    "too many addresses", other != NULL ? other : "");
+		return -1;
+	}
 	if (sa->sa_family == AF_INET6)
 		flags |= LEV_OPT_BIND_IPV6ONLY;
 	for (i = 0; i < nloops; i++) {
@@ -694,6 +760,8 @@ ev_listen(struct ev_service *svc, const struct sockaddr *sa, socklen_t salen)
 		evconnlistener_set_error_cb(lst, accept_error_cb);
 		l->lst[l->nlst++] = lst;
 	}
+	bound[nbound].svc = svc->name;
+	memcpy(&bound[nbound++].ss, sa, salen);
 	log_info("%s: listening on %s port %d", svc->name, ip, port);
 	return 0;
 }
@@ -848,6 +916,7 @@ ev_stop(void)
 	free(loops);
 	loops = NULL;
 	nloops = 0;
+	nbound = 0;
 }
 
 /* conn_id - id */

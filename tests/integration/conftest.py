@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+import peers
+
 POSTROOM = os.environ.get("POSTROOM_BIN")
 DOMAIN = "example.test"
 USERS = {"alice": "secret", "bob": "hunter2"}
@@ -40,10 +42,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now (and
+    that no other server or peer of this run was given)."""
+    return peers.free_port()
 
 
 def run(*args, check=True, input=None, env=None):

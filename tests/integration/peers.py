@@ -50,13 +50,20 @@ def wait_for(cond, timeout=10, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+# Ports handed out in this test run: the kernel may give the same free
+# port twice in a row, and two listeners of one postroom on one port
+# would share it silently (SO_REUSEPORT), so no port is handed out twice.
+HANDED = set()
+
+
 def free_port(hosts=("127.0.0.1",)):
-    """A TCP port free on every address of hosts right now."""
+    """A TCP port free on every address of hosts right now, never one
+    handed out before in this run."""
     for _ in range(100):
         with socket.socket() as s:
             s.bind((hosts[0], 0))
             port = s.getsockname()[1]
-        ok = True
+        ok = port not in HANDED
         for h in hosts:
             with socket.socket() as t:
                 t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -66,6 +73,7 @@ def free_port(hosts=("127.0.0.1",)):
                     ok = False
                     break
         if ok:
+            HANDED.add(port)
             return port
     raise AssertionError("no free port on %s" % (hosts,))
 
@@ -79,7 +87,10 @@ def free_udp_tcp_port(host="127.0.0.1"):
         t = socket.socket()
         t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            if port in HANDED:
+                continue
             t.bind((host, port))
+            HANDED.add(port)
             return port
         except OSError:
             pass

@@ -305,3 +305,15 @@ def check_pause_and_recovery(srv):
         time.sleep(0.2)
     assert srv.stop() == 0
     assert not srv.sanitizer_errors(), srv.log()
+
+
+def test_two_services_on_one_port_refused(mailroot, start_server):
+    """Every listener uses SO_REUSEPORT, so two services given the same
+    address and port would silently share its connections: refused."""
+    port = free_port()
+    srv = start_server(mailroot, "-Sp", str(port), "-Cp", str(port),
+                       ready=False)
+    srv.expected_rc = srv.wait_exit()
+    assert srv.expected_rc != 0
+    assert "ctrl: cannot listen on 127.0.0.1 port %d: already used by smtp" \
+        % port in srv.log()
