@@ -683,6 +683,7 @@ sa_any(const struct sockaddr *sa)
 /*
  * bound_clash - the service already listening where sa would (same
  * family and port, same address or either one the wildcard), or NULL.
+ * Services are told apart by name (SMTPS and POP3S have their own).
  * SO_REUSEPORT would let both bind and share the connections silently.
  */
 static const char *
@@ -730,7 +731,13 @@ ev_listen(struct ev_service *svc, const struct sockaddr *sa, socklen_t salen)
 	    ntohs(((const struct sockaddr_in6 *)sa)->sin6_port) :
 	    ntohs(((const struct sockaddr_in *)sa)->sin_port);
 	ipaddr_str(sa, ip, sizeof(ip));
-	if ((other = bound_clash(sa)) != NULL || nbound >= nitems(bound)) {
+	other = bound_clash(sa);
+	if (other != NULL && strcmp(other, svc->name) == 0) {
+		/* The same -xI twice (MAIL_CMD_LINE repeats options). */
+		log_debug("%s: %s port %d given twice", svc->name, ip, port);
+		return 0;
+	}
+	if (other != NULL || nbound >= nitems(bound)) {
 		errno = EADDRINUSE;
 		log_error("%s: cannot listen on %s port %d: %s%s", svc->name,
 		    ip, port, other != NULL ? "already used by " :
