@@ -6,6 +6,7 @@ sanitizer build under `make test`) on 127.0.0.1 with ephemeral ports.
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -72,6 +73,24 @@ def wait_messages(root, user, count, timeout=10, domain=DOMAIN):
         if len(files) >= count or time.monotonic() > deadline:
             return [f.read_bytes() for f in files]
         time.sleep(0.05)
+
+
+def client_ctx():
+    """A TLS client context that accepts the test servers' self-signed
+    certificates."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def set_vars(root, **kv):
+    """Append server.tab variables (the last definition wins; '_' in a
+    name stands for '-'); returns root."""
+    with open(root / "server.tab", "a") as f:
+        for k, v in kv.items():
+            f.write('"%s"\t"%s"\n' % (k.replace("_", "-"), v))
+    return root
 
 
 def init_mailroot(path, domain=DOMAIN, users=USERS, extra=()):

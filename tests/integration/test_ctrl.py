@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, init_mailroot, run, wait_messages
+from conftest import (DOMAIN, client_ctx, init_mailroot, run, set_vars,
+                      wait_messages)
 
 ADMIN, ADMIN_PW = "admin", "Secr3t"
 OK = b"+00000 OK"
@@ -31,21 +32,6 @@ GREETING = re.compile(
 
 
 # ---------------------------------------------------------------- helpers
-
-def client_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def set_vars(root, **kv):
-    """Append server.tab variables (the last definition wins)."""
-    with open(root / "server.tab", "a") as f:
-        for k, v in kv.items():
-            f.write('"%s"\t"%s"\n' % (k.replace("_", "-"), v))
-    return root
-
 
 def tabline(*fields):
     """One command line: quoted fields separated by TAB."""

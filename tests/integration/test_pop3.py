@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, USERS
+from conftest import DOMAIN, USERS, client_ctx, set_vars
 
 ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
@@ -28,21 +28,6 @@ GREETING = re.compile(rb"^\+OK (<\d+\.\d+@[^>]+>) \[postroom POP3 Server\]"
 
 
 # ---------------------------------------------------------------- helpers
-
-def client_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def set_vars(root, **kv):
-    """Append server.tab variables (the last definition wins)."""
-    with open(root / "server.tab", "a") as f:
-        for k, v in kv.items():
-            f.write('"%s"\t"%s"\n' % (k.replace("_", "-"), v))
-    return root
-
 
 def allow_plain(root):
     return set_vars(root, Pop3AllowPlainAuth=1)

@@ -20,7 +20,7 @@ import warnings
 
 import pytest
 
-from conftest import DOMAIN, wait_messages
+from conftest import DOMAIN, client_ctx, set_vars, wait_messages
 
 ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
@@ -31,13 +31,6 @@ ALL_MECHS = b"250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
 
 
 # ---------------------------------------------------------------- helpers
-
-def client_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
 
 def b64(data):
     if isinstance(data, str):
@@ -173,13 +166,6 @@ def tls_client(port, ehlo=True):
     if ehlo:
         c.ehlo()
     return c
-
-
-def set_vars(root, **values):
-    """Append server.tab variables (names with '_' for '-')."""
-    with open(root / "server.tab", "a") as f:
-        for name, value in values.items():
-            f.write('"%s"\t"%s"\n' % (name.replace("_", "-"), value))
 
 
 def add_var_live(server, name, value, timeout=10):
